@@ -1,0 +1,129 @@
+//! The subcommands: serve, migrate, demo, maintenance.
+
+use chrono::TimeDelta;
+
+use crate::auth::{ensure_admin, password::Passwords};
+use crate::config::{DbArgs, DemoArgs, ServeArgs};
+use crate::model::{self, NewContest, NewCourse, NewQuestion, ResultsPolicy, Role};
+use crate::startup::Application;
+use crate::store::{Store, UserRow};
+use crate::telemetry;
+
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    telemetry::init(args.log_format);
+    let app = Application::build(args).await?;
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn open(db: &DbArgs) -> Result<Store, String> {
+    let store = Store::connect(db).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub async fn migrate(db: DbArgs) -> Result<(), String> {
+    let store = open(&db).await?;
+    println!("migrations applied ({})", store.backend());
+    store.close().await;
+    Ok(())
+}
+
+pub async fn maintenance(db: DbArgs) -> Result<(), String> {
+    let store = open(&db).await?;
+    let done = store.maintenance().await;
+    store.close().await;
+    for line in done? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Creates a demo course with `--students` students and a contest open for the next hour.
+/// Demo students share one password, hashed once (hashing thousands would take minutes).
+pub async fn demo(args: DemoArgs) -> Result<(), String> {
+    let store = open(&args.db).await?;
+    let passwords = Passwords::new(&args.passwords)?;
+    let admin_password = std::env::var("CONTESTD_ADMIN_PASSWORD").ok();
+    let generated = ensure_admin(&store, &passwords, admin_password.as_deref()).await?;
+    let now = model::now();
+
+    let course = NewCourse {
+        code: format!("DEMO-{}", now.format("%Y%m%d-%H%M%S")),
+        title: "Demo course".into(),
+    };
+    let course = store.insert_course(&course, now).await.map_err(|e| e.to_string())?;
+
+    let names: Vec<String> = (1..=args.students).map(|i| format!("student{i:04}")).collect();
+    let mut ids = Vec::with_capacity(names.len());
+    let mut new_rows = Vec::new();
+    for name in &names {
+        match store.user_by_username(name).await.map_err(|e| e.to_string())? {
+            Some((user, _)) if user.role == Role::Student => ids.push(user.id),
+            Some(_) => return Err(format!("user {name} exists and is not a student")),
+            None => new_rows.push(name.clone()),
+        }
+    }
+    let reused = ids.len();
+    if !new_rows.is_empty() {
+        let hash = passwords
+            .hash(args.student_password.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let rows: Vec<UserRow> = new_rows
+            .into_iter()
+            .map(|username| UserRow { username, password_hash: hash.clone(), role: Role::Student })
+            .collect();
+        let created = store.insert_users(&rows, now).await.map_err(|e| e.to_string())?;
+        ids.extend(created.iter().map(|u| u.id));
+    }
+    if !ids.is_empty() {
+        store.enroll(course.id, &ids, now).await.map_err(|e| e.to_string())?;
+    }
+
+    let contest = NewContest {
+        course_id: course.id,
+        title: "Demo contest".into(),
+        start_time: now,
+        end_time: now + TimeDelta::hours(1),
+        results: ResultsPolicy::Immediate,
+        questions: (1..=10)
+            .map(|i| NewQuestion {
+                prompt: format!("What is {i} + {i}?"),
+                options: vec![(2 * i - 1).to_string(), (2 * i).to_string(), (2 * i + 1).to_string()],
+                correct_option: 1,
+                points: 1,
+            })
+            .collect(),
+    }
+    .validate()?;
+    let contest = store.insert_contest(&contest, now).await.map_err(|e| e.to_string())?;
+    store.close().await;
+
+    let base = args.base_url.trim_end_matches('/');
+    let admin_line = match generated {
+        Some(p) => format!("admin / {p}   (generated now: note it, it is not shown again)"),
+        None => "admin / (the password set when the admin was created)".into(),
+    };
+    let first = names.first().map_or("student0001", String::as_str);
+    let q0 = contest.questions.first().map_or(0, |q| q.id);
+    println!(
+        "Demo ready: course {course_id} ({code}), {n} students ({reused} already existed), \
+         contest {contest_id} open until {end}.\n\
+         \n  admin:    {admin_line}\n  students: student0001 … {last} / {pw}\n\
+         \nTry it (with `contestd` serving at {base}):\n\
+         \n  TOKEN=$(curl -s {base}/api/auth/login -H 'content-type: application/json' \\\n\
+         \x20     -d '{{\"username\":\"{first}\",\"password\":\"{pw}\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\
+         \n  curl -s {base}/api/contests -H \"authorization: Bearer $TOKEN\"\
+         \n  curl -s {base}/api/contests/{contest_id} -H \"authorization: Bearer $TOKEN\"\
+         \n  curl -s {base}/api/contests/{contest_id}/submissions -H \"authorization: Bearer $TOKEN\" \\\n\
+         \x20     -H 'content-type: application/json' -d '{{\"answers\":[{{\"question_id\":{q0},\"option\":1}}]}}'",
+        course_id = course.id,
+        code = course.code,
+        n = ids.len(),
+        contest_id = contest.contest.id,
+        end = contest.contest.end_time,
+        last = names.last().map_or("-", String::as_str),
+        pw = args.student_password,
+    );
+    Ok(())
+}

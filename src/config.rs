@@ -1,0 +1,139 @@
+//! Command line and settings. Every setting is a flag with a `CONTESTD_…` environment variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "contestd", version, about = "A contest runtime for timed quizzes")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Settings for `serve`, the default command.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP and WebSocket API (the default).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(DbArgs),
+    /// Create a demo course, students and an open contest, and print how to try them.
+    Demo(DemoArgs),
+    /// Check the schema's indexes, then refresh planner statistics (ANALYZE, optimize/VACUUM).
+    Maintenance(DbArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "CONTESTD_DATABASE_URL", default_value = "sqlite://contestd.db")]
+    pub database_url: String,
+
+    /// Most connections the pool opens.
+    #[arg(long, env = "CONTESTD_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// Seconds to wait for a free database connection before answering 503.
+    #[arg(long, env = "CONTESTD_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
+}
+
+impl DbArgs {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PasswordArgs {
+    /// Argon2id memory cost in KiB (OWASP's minimum is 19456).
+    #[arg(long, env = "CONTESTD_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations (time cost).
+    #[arg(long, env = "CONTESTD_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+
+    /// Password hashes computed at once, off the async workers (default: the number of cores).
+    #[arg(long, env = "CONTESTD_HASH_THREADS")]
+    pub hash_threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    #[command(flatten)]
+    pub passwords: PasswordArgs,
+
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "CONTESTD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// HTTP worker threads (default: the number of cores).
+    #[arg(long, env = "CONTESTD_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Password of the `admin` user created on first start; a random one is printed if unset.
+    #[arg(long, env = "CONTESTD_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Lifetime of a login token, in seconds.
+    #[arg(long, env = "CONTESTD_TOKEN_TTL_SECS", default_value_t = 12 * 3600)]
+    pub token_ttl_secs: u64,
+
+    /// Tokens kept in the in-memory lookup cache.
+    #[arg(long, env = "CONTESTD_TOKEN_CACHE_SIZE", default_value_t = 100_000)]
+    pub token_cache_size: usize,
+
+    /// Seconds a cached token lookup is trusted before it is read again from the database.
+    #[arg(long, env = "CONTESTD_TOKEN_CACHE_TTL_SECS", default_value_t = 60)]
+    pub token_cache_ttl_secs: u64,
+
+    /// Log output format.
+    #[arg(long, env = "CONTESTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(cores)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    #[command(flatten)]
+    pub passwords: PasswordArgs,
+
+    /// Number of demo students (`student0001`, …).
+    #[arg(long, default_value_t = 100)]
+    pub students: u32,
+
+    /// Password given to every demo student.
+    #[arg(long, env = "CONTESTD_DEMO_PASSWORD", default_value = "student-pass")]
+    pub student_password: String,
+
+    /// Base URL printed in the example curl lines.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub base_url: String,
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}

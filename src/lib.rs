@@ -1,0 +1,12 @@
+//! contestd: a contest runtime for timed quizzes.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

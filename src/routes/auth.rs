@@ -1,0 +1,32 @@
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::auth::{Auth, Caller};
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/me", web::get().to(me));
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+async fn login(auth: web::Data<Auth>, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { username, password } = body.into_inner();
+    let session = auth.login(&username, password).await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+async fn logout(auth: web::Data<Auth>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    auth.logout(&caller).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn me(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(caller.user)
+}

@@ -1,0 +1,51 @@
+//! SQLite specifics: WAL with full fsync, busy timeout, foreign keys; migrations; maintenance.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::config::DbArgs;
+
+pub(super) async fn connect(args: &DbArgs) -> Result<SqlitePool, String> {
+    let options = SqliteConnectOptions::from_str(&args.database_url)
+        .map_err(|e| format!("bad SQLite URL: {e}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a commit is on disk before we acknowledge it; batching keeps it cheap.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    SqlitePoolOptions::new()
+        .max_connections(args.db_max_connections.max(1))
+        .acquire_timeout(args.acquire_timeout())
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", args.database_url))
+}
+
+pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), String> {
+    sqlx::migrate!("./migrations/sqlite")
+        .run(pool)
+        .await
+        .map_err(|e| format!("SQLite migration failed: {e}"))
+}
+
+pub(super) async fn index_names(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index'")
+        .fetch_all(pool)
+        .await
+}
+
+pub(super) async fn optimize(pool: &SqlitePool) -> Result<Vec<String>, String> {
+    let mut done = Vec::new();
+    for statement in ["ANALYZE", "PRAGMA optimize"] {
+        sqlx::query(statement)
+            .execute(pool)
+            .await
+            .map_err(|e| format!("{statement}: {e}"))?;
+        done.push(format!("ran {statement}"));
+    }
+    Ok(done)
+}
