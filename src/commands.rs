@@ -43,21 +43,29 @@ pub async fn maintenance(db: DbArgs) -> Result<(), String> {
 pub async fn demo(args: DemoArgs) -> Result<(), String> {
     let store = open(&args.db).await?;
     let passwords = Passwords::new(&args.passwords)?;
-    let admin_password = std::env::var("CONTESTD_ADMIN_PASSWORD").ok();
-    let generated = ensure_admin(&store, &passwords, admin_password.as_deref()).await?;
+    let generated = ensure_admin(&store, &passwords, args.admin_password.as_deref()).await?;
     let now = model::now();
 
     let course = NewCourse {
         code: format!("DEMO-{}", now.format("%Y%m%d-%H%M%S")),
         title: "Demo course".into(),
     };
-    let course = store.insert_course(&course, now).await.map_err(|e| e.to_string())?;
+    let course = store
+        .insert_course(&course, now)
+        .await
+        .map_err(|e| e.to_string())?;
 
-    let names: Vec<String> = (1..=args.students).map(|i| format!("student{i:04}")).collect();
+    let names: Vec<String> = (1..=args.students)
+        .map(|i| format!("student{i:04}"))
+        .collect();
     let mut ids = Vec::with_capacity(names.len());
     let mut new_rows = Vec::new();
     for name in &names {
-        match store.user_by_username(name).await.map_err(|e| e.to_string())? {
+        match store
+            .user_by_username(name)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             Some((user, _)) if user.role == Role::Student => ids.push(user.id),
             Some(_) => return Err(format!("user {name} exists and is not a student")),
             None => new_rows.push(name.clone()),
@@ -71,13 +79,23 @@ pub async fn demo(args: DemoArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let rows: Vec<UserRow> = new_rows
             .into_iter()
-            .map(|username| UserRow { username, password_hash: hash.clone(), role: Role::Student })
+            .map(|username| UserRow {
+                username,
+                password_hash: hash.clone(),
+                role: Role::Student,
+            })
             .collect();
-        let created = store.insert_users(&rows, now).await.map_err(|e| e.to_string())?;
+        let created = store
+            .insert_users(&rows, now)
+            .await
+            .map_err(|e| e.to_string())?;
         ids.extend(created.iter().map(|u| u.id));
     }
     if !ids.is_empty() {
-        store.enroll(course.id, &ids, now).await.map_err(|e| e.to_string())?;
+        store
+            .enroll(course.id, &ids, now)
+            .await
+            .map_err(|e| e.to_string())?;
     }
 
     let contest = NewContest {
@@ -89,14 +107,21 @@ pub async fn demo(args: DemoArgs) -> Result<(), String> {
         questions: (1..=10)
             .map(|i| NewQuestion {
                 prompt: format!("What is {i} + {i}?"),
-                options: vec![(2 * i - 1).to_string(), (2 * i).to_string(), (2 * i + 1).to_string()],
+                options: vec![
+                    (2 * i - 1).to_string(),
+                    (2 * i).to_string(),
+                    (2 * i + 1).to_string(),
+                ],
                 correct_option: 1,
                 points: 1,
             })
             .collect(),
     }
     .validate()?;
-    let contest = store.insert_contest(&contest, now).await.map_err(|e| e.to_string())?;
+    let contest = store
+        .insert_contest(&contest, now)
+        .await
+        .map_err(|e| e.to_string())?;
     store.close().await;
 
     let base = args.base_url.trim_end_matches('/');

@@ -6,7 +6,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "contestd", version, about = "A contest runtime for timed quizzes")]
+#[command(
+    name = "contestd",
+    version,
+    about = "A contest runtime for timed quizzes"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -31,7 +35,11 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "CONTESTD_DATABASE_URL", default_value = "sqlite://contestd.db")]
+    #[arg(
+        long,
+        env = "CONTESTD_DATABASE_URL",
+        default_value = "sqlite://contestd.db"
+    )]
     pub database_url: String,
 
     /// Most connections the pool opens.
@@ -124,6 +132,10 @@ pub struct DemoArgs {
     /// Number of demo students (`student0001`, …).
     #[arg(long, default_value_t = 100)]
     pub students: u32,
+
+    /// Password of the `admin` user if this creates it; a random one is printed if unset.
+    #[arg(long, env = "CONTESTD_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 
     /// Password given to every demo student.
     #[arg(long, env = "CONTESTD_DEMO_PASSWORD", default_value = "student-pass")]

@@ -202,7 +202,9 @@ fn reshape_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRe
     let status = res.status();
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed on this route"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "method not allowed on this route")
+        }
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large"),
         s if s.is_client_error() => ("bad_request", "the request could not be understood"),
         _ => ("internal", "internal error"),

@@ -294,9 +294,12 @@ pub fn parse_id_list(raw: &str, name: &str, max: usize) -> Result<Vec<Id>, ApiEr
         .filter(|s| !s.trim().is_empty())
         .map(|s| s.trim().parse::<Id>())
         .collect();
-    let ids = ids.map_err(|_| ApiError::bad_request(format!("{name} must be comma-separated integers")))?;
+    let ids =
+        ids.map_err(|_| ApiError::bad_request(format!("{name} must be comma-separated integers")))?;
     if ids.is_empty() || ids.len() > max {
-        return Err(ApiError::bad_request(format!("{name} must hold 1 to {max} ids")));
+        return Err(ApiError::bad_request(format!(
+            "{name} must hold 1 to {max} ids"
+        )));
     }
     Ok(ids)
 }
@@ -331,7 +334,11 @@ mod tests {
 
     #[test]
     fn passwords_are_8_to_128_characters() {
-        let user = |p: &str| NewUser { username: "u".into(), password: p.into(), role: Role::Student };
+        let user = |p: &str| NewUser {
+            username: "u".into(),
+            password: p.into(),
+            role: Role::Student,
+        };
         assert!(user("1234567").validate().is_err());
         assert!(user("12345678").validate().is_ok());
         assert!(user(&"x".repeat(128)).validate().is_ok());
@@ -349,7 +356,10 @@ mod tests {
 
         let bad_index = contest_json(serde_json::json!({"questions": [
             {"prompt": "p", "options": ["a", "b"], "correct_option": 2}]}));
-        assert!(bad_index.validate().unwrap_err().contains("questions[0].correct_option"));
+        assert!(bad_index
+            .validate()
+            .unwrap_err()
+            .contains("questions[0].correct_option"));
 
         let one_option = contest_json(serde_json::json!({"questions": [
             {"prompt": "p", "options": ["a"], "correct_option": 0}]}));
@@ -363,7 +373,10 @@ mod tests {
     fn status_window_is_start_inclusive_end_exclusive() {
         let start = Utc::now();
         let end = start + TimeDelta::seconds(10);
-        assert_eq!(ContestStatus::at(start, end, start - TimeDelta::milliseconds(1)), ContestStatus::Upcoming);
+        assert_eq!(
+            ContestStatus::at(start, end, start - TimeDelta::milliseconds(1)),
+            ContestStatus::Upcoming
+        );
         assert_eq!(ContestStatus::at(start, end, start), ContestStatus::Open);
         assert_eq!(ContestStatus::at(start, end, end), ContestStatus::Closed);
     }
@@ -377,7 +390,10 @@ mod tests {
             ..Default::default()
         };
         assert!(backwards.validate().is_err());
-        let empty_title = ContestPatch { title: Some(" ".into()), ..Default::default() };
+        let empty_title = ContestPatch {
+            title: Some(" ".into()),
+            ..Default::default()
+        };
         assert!(empty_title.validate().is_err());
         assert!(ContestPatch::default().validate().is_ok());
     }

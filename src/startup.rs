@@ -75,7 +75,11 @@ impl Application {
 
         spawn_session_sweeper(store.clone());
         tracing::info!(port, backend = store.backend(), "contestd listening");
-        Ok(Application { port, server, store })
+        Ok(Application {
+            port,
+            server,
+            store,
+        })
     }
 
     pub fn port(&self) -> u16 {

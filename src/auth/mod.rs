@@ -71,7 +71,11 @@ impl Auth {
         self.store
             .insert_session(&hash_token(&token), user.id, now, expires_at)
             .await?;
-        Ok(LoginResponse { token, expires_at, user })
+        Ok(LoginResponse {
+            token,
+            expires_at,
+            user,
+        })
     }
 
     /// The user holding `token`, from the cache when it is fresh, else from the database.
@@ -79,15 +83,20 @@ impl Auth {
         let hash = hash_token(token);
         let now = Utc::now();
         if let Some(user) = self.cache.get(&hash, now) {
-            return Ok(Caller { user, token_hash: hash });
+            return Ok(Caller {
+                user,
+                token_hash: hash,
+            });
         }
-        let (user, expires_at) = self
-            .store
-            .session_user(&hash, now)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("unknown, expired or revoked token".into()))?;
+        let (user, expires_at) =
+            self.store.session_user(&hash, now).await?.ok_or_else(|| {
+                ApiError::Unauthorized("unknown, expired or revoked token".into())
+            })?;
         self.cache.put(hash, user.clone(), expires_at);
-        Ok(Caller { user, token_hash: hash })
+        Ok(Caller {
+            user,
+            token_hash: hash,
+        })
     }
 
     /// Revokes the session: gone from the database and from the cache before this returns.
@@ -116,7 +125,10 @@ pub async fn ensure_admin(
         Some(p) => (p.to_string(), false),
         None => (new_token()[..24].to_string(), true),
     };
-    let hash = passwords.hash(password.clone()).await.map_err(|e| e.to_string())?;
+    let hash = passwords
+        .hash(password.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let row = UserRow {
         username: "admin".into(),
         password_hash: hash,
@@ -213,7 +225,9 @@ pub async fn resolve_caller(
         let resolved = match req.app_data::<web::Data<Auth>>() {
             Some(auth) => match auth.authenticate(&token).await {
                 Ok(caller) => Resolved::Caller(caller),
-                Err(ApiError::Unauthorized(_)) => Resolved::Refused("unknown, expired or revoked token"),
+                Err(ApiError::Unauthorized(_)) => {
+                    Resolved::Refused("unknown, expired or revoked token")
+                }
                 Err(other) => return Err(other.into()),
             },
             None => Resolved::Refused("authentication is not configured"),
@@ -275,7 +289,11 @@ mod tests {
     use super::*;
 
     fn user() -> User {
-        User { id: 7, username: "s".into(), role: Role::Student }
+        User {
+            id: 7,
+            username: "s".into(),
+            role: Role::Student,
+        }
     }
 
     #[test]
@@ -285,7 +303,11 @@ mod tests {
         let hash = hash_token("t");
         cache.put(hash, user(), now + TimeDelta::hours(1));
         assert_eq!(cache.get(&hash, now), Some(user()));
-        assert_eq!(cache.get(&hash, now + TimeDelta::hours(2)), None, "session expired");
+        assert_eq!(
+            cache.get(&hash, now + TimeDelta::hours(2)),
+            None,
+            "session expired"
+        );
         cache.put(hash, user(), now + TimeDelta::hours(1));
         cache.remove(&hash);
         assert_eq!(cache.get(&hash, now), None, "logout removes");
@@ -302,7 +324,11 @@ mod tests {
         for t in ["a", "b", "c"] {
             cache.put(hash_token(t), user(), now + TimeDelta::hours(1));
         }
-        assert_eq!(cache.get(&hash_token("a"), now), None, "least recently used is gone");
+        assert_eq!(
+            cache.get(&hash_token("a"), now),
+            None,
+            "least recently used is gone"
+        );
         assert!(cache.get(&hash_token("c"), now).is_some());
     }
 }

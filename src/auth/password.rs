@@ -31,14 +31,17 @@ impl Passwords {
             .map_err(|e| format!("argon2 self-test failed: {e}"))?;
         Ok(Passwords {
             params,
-            permits: Arc::new(Semaphore::new(args.hash_threads.unwrap_or_else(cores).max(1))),
+            permits: Arc::new(Semaphore::new(
+                args.hash_threads.unwrap_or_else(cores).max(1),
+            )),
             dummy_hash: dummy_hash.into(),
         })
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
         let params = self.params.clone();
-        self.off_thread(move || hash_with(&params, &password)).await?
+        self.off_thread(move || hash_with(&params, &password))
+            .await?
             .map_err(|e| ApiError::Unexpected(e.to_string().into()))
     }
 
@@ -67,8 +70,11 @@ impl Passwords {
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self
             .off_thread(move || {
-                PasswordHash::new(&hash)
-                    .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+                PasswordHash::new(&hash).is_ok_and(|h| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &h)
+                        .is_ok()
+                })
             })
             .await?;
         Ok(known && matches)
@@ -116,7 +122,10 @@ mod tests {
         let b = p.hash("correct horse".into()).await.unwrap();
         assert!(a.starts_with("$argon2id$"));
         assert_ne!(a, b, "each hash has its own salt");
-        assert!(p.verify("correct horse".into(), Some(a.clone())).await.unwrap());
+        assert!(p
+            .verify("correct horse".into(), Some(a.clone()))
+            .await
+            .unwrap());
         assert!(!p.verify("wrong horse".into(), Some(a)).await.unwrap());
         assert!(!p.verify("anything".into(), None).await.unwrap());
     }

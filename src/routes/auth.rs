@@ -5,9 +5,9 @@ use crate::auth::{Auth, Caller};
 use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/login", web::post().to(login))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/me", web::get().to(me));
+    cfg.service(web::resource("/auth/login").route(web::post().to(login)))
+        .service(web::resource("/auth/logout").route(web::post().to(logout)))
+        .service(web::resource("/me").route(web::get().to(me)));
 }
 
 #[derive(Deserialize)]
@@ -16,7 +16,10 @@ struct LoginRequest {
     password: String,
 }
 
-async fn login(auth: web::Data<Auth>, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+async fn login(
+    auth: web::Data<Auth>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.into_inner();
     let session = auth.login(&username, password).await?;
     Ok(HttpResponse::Ok().json(session))

@@ -11,10 +11,16 @@ use crate::model::{
 use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/contests", web::post().to(create))
-        .route("/contests", web::get().to(list))
-        .route("/contests/{id}", web::get().to(get))
-        .route("/contests/{id}", web::patch().to(patch));
+    cfg.service(
+        web::resource("/contests")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        web::resource("/contests/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(patch)),
+    );
 }
 
 /// A contest as admins see it (with `is_active` and the correct options), or as students see
@@ -115,7 +121,11 @@ async fn get(
         Some(c) if caller.is_admin() || c.contest.is_active => c,
         _ => return Err(ApiError::not_found("contest")),
     };
-    if !caller.is_admin() && !store.is_enrolled(contest.contest.course_id, caller.user.id).await? {
+    if !caller.is_admin()
+        && !store
+            .is_enrolled(contest.contest.course_id, caller.user.id)
+            .await?
+    {
         return Err(ApiError::NotEnrolled);
     }
     Ok(HttpResponse::Ok().json(ContestView::new(&contest, caller.user.role, model::now())))

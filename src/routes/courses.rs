@@ -12,10 +12,15 @@ use crate::store::Store;
 const MAX_ENROLL: usize = 10_000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/courses", web::post().to(create))
-        .route("/courses", web::get().to(list))
-        .route("/courses/{id}/enrollments", web::put().to(enroll))
-        .route("/courses/{id}/enrollments/{student_id}", web::delete().to(unenroll));
+    cfg.service(
+        web::resource("/courses")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(web::resource("/courses/{id}/enrollments").route(web::put().to(enroll)))
+    .service(
+        web::resource("/courses/{id}/enrollments/{student_id}").route(web::delete().to(unenroll)),
+    );
 }
 
 async fn create(
@@ -64,7 +69,9 @@ async fn enroll(
             "student_ids must hold 1 to {MAX_ENROLL} ids"
         )));
     }
-    let enrolled = store.enroll(course_id, &request.student_ids, model::now()).await?;
+    let enrolled = store
+        .enroll(course_id, &request.student_ids, model::now())
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "enrolled": enrolled })))
 }
 

@@ -10,8 +10,7 @@ use crate::store::{PoolStats, Store};
 const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/api/contests/health", web::get().to(health));
+    cfg.service(web::resource(["/health", "/api/contests/health"]).route(web::get().to(health)));
 }
 
 #[derive(Serialize)]
@@ -29,11 +28,17 @@ struct DbHealth {
 }
 
 async fn health(store: web::Data<Store>, started: web::Data<Started>) -> HttpResponse {
-    let ok = matches!(tokio::time::timeout(DB_CHECK_TIMEOUT, store.ping()).await, Ok(Ok(())));
+    let ok = matches!(
+        tokio::time::timeout(DB_CHECK_TIMEOUT, store.ping()).await,
+        Ok(Ok(()))
+    );
     let body = Health {
         status: if ok { "ok" } else { "degraded" },
         uptime_s: started.0.elapsed().as_secs(),
-        db: DbHealth { ok, pool: store.pool_stats() },
+        db: DbHealth {
+            ok,
+            pool: store.pool_stats(),
+        },
     };
     if ok {
         HttpResponse::Ok().json(body)

@@ -12,8 +12,8 @@ use crate::store::{Store, UserRow};
 const MAX_BULK: usize = 10_000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/users", web::post().to(create))
-        .route("/users/bulk", web::post().to(create_bulk));
+    cfg.service(web::resource("/users").route(web::post().to(create)))
+        .service(web::resource("/users/bulk").route(web::post().to(create_bulk)));
 }
 
 async fn create(
@@ -25,7 +25,11 @@ async fn create(
     let new = body.into_inner();
     new.validate().map_err(ApiError::BadRequest)?;
     let password_hash = auth.passwords().hash(new.password).await?;
-    let row = UserRow { username: new.username, password_hash, role: new.role };
+    let row = UserRow {
+        username: new.username,
+        password_hash,
+        role: new.role,
+    };
     let user = store.insert_user(&row, model::now()).await?;
     Ok(HttpResponse::Created().json(user))
 }
@@ -51,11 +55,14 @@ async fn create_bulk(
 ) -> Result<HttpResponse, ApiError> {
     let users = body.into_inner().users;
     if users.is_empty() || users.len() > MAX_BULK {
-        return Err(ApiError::bad_request(format!("users must hold 1 to {MAX_BULK} entries")));
+        return Err(ApiError::bad_request(format!(
+            "users must hold 1 to {MAX_BULK} entries"
+        )));
     }
     let mut first_seen: HashMap<&str, usize> = HashMap::with_capacity(users.len());
     for (i, user) in users.iter().enumerate() {
-        user.validate().map_err(|e| ApiError::bad_request(format!("users[{i}]: {e}")))?;
+        user.validate()
+            .map_err(|e| ApiError::bad_request(format!("users[{i}]: {e}")))?;
         if let Some(first) = first_seen.insert(&user.username, i) {
             return Err(ApiError::bad_request(format!(
                 "users[{i}]: username {:?} repeats users[{first}]",
@@ -64,14 +71,23 @@ async fn create_bulk(
         }
     }
     drop(first_seen);
-    let (meta, passwords): (Vec<_>, Vec<_>) =
-        users.into_iter().map(|u| ((u.username, u.role), u.password)).unzip();
+    let (meta, passwords): (Vec<_>, Vec<_>) = users
+        .into_iter()
+        .map(|u| ((u.username, u.role), u.password))
+        .unzip();
     let hashes = auth.passwords().hash_many(passwords).await?;
     let rows: Vec<UserRow> = meta
         .into_iter()
         .zip(hashes)
-        .map(|((username, role), password_hash)| UserRow { username, password_hash, role })
+        .map(|((username, role), password_hash)| UserRow {
+            username,
+            password_hash,
+            role,
+        })
         .collect();
     let created = store.insert_users(&rows, model::now()).await?;
-    Ok(HttpResponse::Created().json(BulkResponse { created: created.len(), users: created }))
+    Ok(HttpResponse::Created().json(BulkResponse {
+        created: created.len(),
+        users: created,
+    }))
 }

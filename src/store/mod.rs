@@ -87,8 +87,10 @@ impl From<sqlx::Error> for StoreError {
 
 /// SQLite busy/locked, and PostgreSQL's connection, shutdown, overload and retry classes.
 fn is_transient_code(code: &str) -> bool {
-    matches!(code, "5" | "6" | "261" | "517" | "53300" | "40001" | "40P01")
-        || code.starts_with("08")
+    matches!(
+        code,
+        "5" | "6" | "261" | "517" | "53300" | "40001" | "40P01"
+    ) || code.starts_with("08")
         || code.starts_with("57P")
 }
 
@@ -220,7 +222,9 @@ impl Store {
             .bind(now)
             .fetch_one(pool)
             .await)
-        .map_err(conflict_as(|| format!("username {:?} is taken", user.username)))?;
+        .map_err(conflict_as(|| {
+            format!("username {:?} is taken", user.username)
+        }))?;
         Ok(User {
             id,
             username: user.username.clone(),
@@ -272,10 +276,15 @@ impl Store {
         users
             .iter()
             .map(|u| {
-                let id = ids.get(&u.username).copied().ok_or_else(|| {
-                    StoreError::Other(sqlx::Error::RowNotFound)
-                })?;
-                Ok(User { id, username: u.username.clone(), role: u.role })
+                let id = ids
+                    .get(&u.username)
+                    .copied()
+                    .ok_or_else(|| StoreError::Other(sqlx::Error::RowNotFound))?;
+                Ok(User {
+                    id,
+                    username: u.username.clone(),
+                    role: u.role,
+                })
             })
             .collect()
     }
@@ -286,7 +295,8 @@ impl Store {
         let row: Option<(Id, String, String, String)> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(username).fetch_optional(pool).await)?;
         row.map(|(id, username, role, hash)| {
-            let role = Role::try_from(role).map_err(|e| StoreError::Other(sqlx::Error::Decode(e.into())))?;
+            let role = Role::try_from(role)
+                .map_err(|e| StoreError::Other(sqlx::Error::Decode(e.into())))?;
             Ok((User { id, username, role }, hash))
         })
         .transpose()
@@ -360,7 +370,9 @@ impl Store {
             .bind(now)
             .fetch_one(pool)
             .await)
-        .map_err(conflict_as(|| format!("course code {:?} is taken", course.code)))?;
+        .map_err(conflict_as(|| {
+            format!("course code {:?} is taken", course.code)
+        }))?;
         Ok(Course {
             id,
             code: course.code.clone(),
@@ -389,9 +401,18 @@ impl Store {
 
     /// Enrolls (or re-activates) the students, all or nothing. Ids that are not students are
     /// reported as `Invalid`, naming them. Returns the number of distinct students enrolled.
-    pub async fn enroll(&self, course_id: Id, student_ids: &[Id], now: DateTime<Utc>) -> Result<usize> {
+    pub async fn enroll(
+        &self,
+        course_id: Id,
+        student_ids: &[Id],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
         let mut seen = HashSet::with_capacity(student_ids.len());
-        let ids: Vec<Id> = student_ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        let ids: Vec<Id> = student_ids
+            .iter()
+            .copied()
+            .filter(|id| seen.insert(*id))
+            .collect();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut students: HashSet<Id> = HashSet::with_capacity(ids.len());
@@ -435,7 +456,8 @@ impl Store {
         if !self.course_exists(course_id).await? {
             return Err(StoreError::NotFound("course".into()));
         }
-        let sql = "UPDATE enrollments SET is_active = FALSE WHERE course_id = $1 AND student_id = $2";
+        let sql =
+            "UPDATE enrollments SET is_active = FALSE WHERE course_id = $1 AND student_id = $2";
         let n = on_pool!(self, pool => sqlx::query(sql)
             .bind(course_id)
             .bind(student_id)
@@ -542,7 +564,11 @@ impl Store {
 
     /// Applies a validated patch in one statement that also keeps start < end against the
     /// stored times.
-    pub async fn update_contest(&self, id: Id, patch: &ContestPatch) -> Result<ContestWithQuestions> {
+    pub async fn update_contest(
+        &self,
+        id: Id,
+        patch: &ContestPatch,
+    ) -> Result<ContestWithQuestions> {
         let sql = "UPDATE contests SET
                        title = COALESCE($2, title),
                        start_time = COALESCE($3, start_time),
@@ -563,7 +589,9 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound("contest".into()))?;
         if changed == 0 {
-            return Err(StoreError::Invalid("start_time must be before end_time".into()));
+            return Err(StoreError::Invalid(
+                "start_time must be before end_time".into(),
+            ));
         }
         Ok(current)
     }
