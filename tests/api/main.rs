@@ -1,0 +1,14 @@
+//! Integration tests: the HTTP contract of `/work/shared/API.md`, against a real server on
+//! SQLite and on PostgreSQL (set `CONTESTD_TEST_POSTGRES_URL`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod helpers;
+
+mod auth;
+mod contests;
+mod courses;
+mod errors;
+mod health;
+mod stampede;
+mod users;
