@@ -3,7 +3,7 @@
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
@@ -144,31 +144,11 @@ impl<'a> ErrorBody<'a> {
 }
 
 /// Extractor settings that turn body, query and path failures into the API's 400/413.
+/// JSON bodies are parsed by `routes::Json`, which names the offending field.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(MAX_BODY_BYTES)
-            // Accept JSON whatever the Content-Type says: `curl -d` sends a form type.
-            .content_type(|_| true)
-            .content_type_required(false)
-            .error_handler(json_error),
-    )
-    .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-    .app_data(web::QueryConfig::default().error_handler(query_error))
-    .app_data(web::PathConfig::default().error_handler(path_error));
-}
-
-fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    match err {
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::PayloadTooLarge.into()
-        }
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::bad_request(format!("invalid JSON body: {e}")).into()
-        }
-        JsonPayloadError::Serialize(e) => ApiError::Unexpected(e.into()).into(),
-        other => ApiError::bad_request(format!("invalid JSON body: {other}")).into(),
-    }
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error));
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {

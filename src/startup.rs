@@ -27,6 +27,7 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    sweeper: actix_web::rt::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -73,12 +74,13 @@ impl Application {
         .map_err(|e| e.to_string())?
         .run();
 
-        spawn_session_sweeper(store.clone());
+        let sweeper = spawn_session_sweeper(store.clone());
         tracing::info!(port, backend = store.backend(), "contestd listening");
         Ok(Application {
             port,
             server,
             store,
+            sweeper,
         })
     }
 
@@ -90,9 +92,11 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (signal or handle), then closes the pool.
+    /// Serves until the server is stopped (signal or handle), then stops the background
+    /// tasks and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.sweeper.abort();
         self.store.close().await;
         result
     }
@@ -102,7 +106,7 @@ fn tracing_actix() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%r %s %Dms").log_target("contestd::http")
 }
 
-fn spawn_session_sweeper(store: Store) {
+fn spawn_session_sweeper(store: Store) -> actix_web::rt::task::JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);
         loop {
@@ -113,5 +117,5 @@ fn spawn_session_sweeper(store: Store) {
                 Err(e) => tracing::warn!(error = %e, "could not delete expired sessions"),
             }
         }
-    });
+    })
 }

@@ -1,6 +1,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use super::Json;
 use crate::auth::{Auth, Caller};
 use crate::error::ApiError;
 
@@ -11,15 +12,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LoginRequest {
     username: String,
     password: String,
 }
 
-async fn login(
-    auth: web::Data<Auth>,
-    body: web::Json<LoginRequest>,
-) -> Result<HttpResponse, ApiError> {
+async fn login(auth: web::Data<Auth>, body: Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.into_inner();
     let session = auth.login(&username, password).await?;
     Ok(HttpResponse::Ok().json(session))

@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::parse_body;
+use super::Json;
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{
@@ -86,7 +87,7 @@ impl<'a> ContestView<'a> {
 async fn create(
     _admin: Admin,
     store: web::Data<Store>,
-    body: web::Json<NewContest>,
+    body: Json<NewContest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner().validate().map_err(ApiError::BadRequest)?;
     let now = model::now();

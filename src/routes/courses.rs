@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::parse_body;
+use super::Json;
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{self, Course, Id, NewCourse, Role};
@@ -26,7 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn create(
     _admin: Admin,
     store: web::Data<Store>,
-    body: web::Json<NewCourse>,
+    body: Json<NewCourse>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner();
     new.validate().map_err(ApiError::BadRequest)?;

@@ -7,7 +7,9 @@ mod courses;
 mod health;
 mod users;
 
-use actix_web::web;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -22,9 +24,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Parses a JSON body that was read as bytes, for handlers that must check the resource (404)
-/// before the body (400).
+/// A JSON request body. Unlike actix's `Json`, a type error names the field
+/// (`questions[1].correct_option: invalid type …`), and it shares `parse_body` with the handlers
+/// that read the body late.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // Bytes honours the PayloadConfig limit (413 past 256 KiB).
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move { Ok(Json(parse_body(&body.await?)?)) })
+    }
+}
+
+/// Parses a JSON body, naming the offending field in the error. Handlers that must check the
+/// resource (404) before the body (400) read the bytes and call this themselves.
 fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::bad_request(format!("invalid JSON body: {inner}"))
+        } else {
+            ApiError::bad_request(format!("{path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    Ok(value)
 }

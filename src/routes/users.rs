@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::Json;
 use crate::auth::{Admin, Auth};
 use crate::error::ApiError;
 use crate::model::{self, NewUser, User};
@@ -20,7 +21,7 @@ async fn create(
     _admin: Admin,
     auth: web::Data<Auth>,
     store: web::Data<Store>,
-    body: web::Json<NewUser>,
+    body: Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner();
     new.validate().map_err(ApiError::BadRequest)?;
@@ -51,7 +52,7 @@ async fn create_bulk(
     _admin: Admin,
     auth: web::Data<Auth>,
     store: web::Data<Store>,
-    body: web::Json<BulkRequest>,
+    body: Json<BulkRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let users = body.into_inner().users;
     if users.is_empty() || users.len() > MAX_BULK {

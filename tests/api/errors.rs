@@ -17,7 +17,6 @@ both_databases!(
     bad_token_comes_before_bad_body,
     role_comes_before_bad_body,
     missing_resource_comes_before_bad_body,
-    #[ignore = "server bug: 400s for a wrong type or an unknown enum value do not name the field"]
     type_errors_name_the_field,
 );
 
