@@ -79,12 +79,10 @@ impl SubmissionSink for MemoryDb {
             let mut table = self.submissions.lock();
             Ok(rows
                 .iter()
-                .map(|r| {
-                    let key = (r.contest_id, r.student_id);
-                    if table.contains_key(&key) {
-                        false
-                    } else {
-                        table.insert(key, r.score);
+                .map(|r| match table.entry((r.contest_id, r.student_id)) {
+                    std::collections::hash_map::Entry::Occupied(_) => false,
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(r.score);
                         true
                     }
                 })
