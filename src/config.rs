@@ -72,6 +72,41 @@ pub struct PasswordArgs {
     pub hash_threads: Option<usize>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeArgs {
+    /// Messages a contest actor may have waiting before requests get 503.
+    #[arg(long, env = "CONTESTD_MAILBOX_CAPACITY", default_value_t = 8192)]
+    pub mailbox_capacity: usize,
+
+    /// Seconds a contest may sit unused before its actor is evicted.
+    #[arg(long, env = "CONTESTD_CONTEST_IDLE_TTL_SECS", default_value_t = 1800)]
+    pub contest_idle_ttl_secs: u64,
+
+    /// Seconds after a contest's end before its actor is evicted even if still used now and then.
+    #[arg(
+        long,
+        env = "CONTESTD_CONTEST_CLOSED_GRACE_SECS",
+        default_value_t = 600
+    )]
+    pub contest_closed_grace_secs: u64,
+
+    /// Threads the contest actors are spread over (default: the number of cores).
+    #[arg(long, env = "CONTESTD_ACTOR_THREADS")]
+    pub actor_threads: Option<usize>,
+
+    /// Most submissions written in one transaction.
+    #[arg(long, env = "CONTESTD_WRITER_BATCH_SIZE", default_value_t = 512)]
+    pub writer_batch_size: usize,
+
+    /// Milliseconds the writer waits for a batch to fill before writing it.
+    #[arg(long, env = "CONTESTD_WRITER_DEADLINE_MS", default_value_t = 2)]
+    pub writer_deadline_ms: u64,
+
+    /// Submissions that may wait for the writer before requests get 503.
+    #[arg(long, env = "CONTESTD_WRITER_QUEUE", default_value_t = 20_000)]
+    pub writer_queue: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -85,6 +120,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub passwords: PasswordArgs,
+
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "CONTESTD_BIND", default_value = "127.0.0.1:8080")]

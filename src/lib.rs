@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod model;
 pub mod routes;
+pub mod runtime;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

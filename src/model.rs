@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-pub type Id = i64;
+pub use contestd_actors::model::{
+    Answer, Contest, ContestStatus, Id, Question, ResultsPolicy, Snapshot, SubmissionRow,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,83 +95,6 @@ impl NewCourse {
         }
         Ok(())
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResultsPolicy {
-    #[default]
-    AfterClose,
-    Immediate,
-}
-
-impl ResultsPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResultsPolicy::AfterClose => "after_close",
-            ResultsPolicy::Immediate => "immediate",
-        }
-    }
-}
-
-impl TryFrom<String> for ResultsPolicy {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "after_close" => Ok(ResultsPolicy::AfterClose),
-            "immediate" => Ok(ResultsPolicy::Immediate),
-            _ => Err(format!("unknown results policy {s:?}")),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContestStatus {
-    Upcoming,
-    Open,
-    Closed,
-}
-
-impl ContestStatus {
-    /// Open from start (inclusive) to end (exclusive), by the server clock.
-    pub fn at(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Self {
-        if now < start {
-            ContestStatus::Upcoming
-        } else if now < end {
-            ContestStatus::Open
-        } else {
-            ContestStatus::Closed
-        }
-    }
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Contest {
-    pub id: Id,
-    pub course_id: Id,
-    pub title: String,
-    pub start_time: DateTime<Utc>,
-    pub end_time: DateTime<Utc>,
-    #[sqlx(try_from = "String")]
-    pub results: ResultsPolicy,
-    pub is_active: bool,
-}
-
-impl Contest {
-    pub fn status(&self, now: DateTime<Utc>) -> ContestStatus {
-        ContestStatus::at(self.start_time, self.end_time, now)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Question {
-    pub id: Id,
-    pub prompt: String,
-    #[sqlx(json)]
-    pub options: Vec<String>,
-    pub correct_option: i32,
-    pub points: i64,
 }
 
 /// A contest with its questions in order.
@@ -283,9 +208,7 @@ pub fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The current time, to the millisecond.
-pub fn now() -> DateTime<Utc> {
-    to_millis(Utc::now())
-}
+pub use contestd_actors::now;
 
 /// Parses a comma-separated id list such as `1,2,3`, with `min..=max` entries.
 pub fn parse_id_list(raw: &str, name: &str, max: usize) -> Result<Vec<Id>, ApiError> {

@@ -52,6 +52,8 @@ impl Application {
             cache,
         ));
 
+        let runtime = web::Data::new(crate::runtime::start(&store, &args.runtime));
+
         let listener = TcpListener::bind(args.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -65,6 +67,7 @@ impl Application {
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
                 .app_data(started.clone())
+                .app_data(runtime.clone())
                 .configure(configure_extractors)
                 .configure(routes::configure)
                 .default_service(web::to(unknown_route))

@@ -2,12 +2,28 @@
 //! submissions from every contest into bulk inserts with group commit, and the `Supervisor`
 //! that starts, evicts and restarts contest actors.
 //!
-//! This crate holds no HTTP and no SQL: the server hands it a store behind a trait and talks
-//! to it with typed messages. The runtime itself lands with the contest-runtime issue; until
-//! then this crate only fixes its place in the workspace and the one rule every actor obeys.
+//! No HTTP and no SQL here: the server implements `SnapshotSource` and `SubmissionSink` over
+//! its store and talks to the runtime with typed messages through `Runtime`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-/// Every actor's mailbox is bounded; a sender that finds it full answers "unavailable" at once
-/// instead of queueing without limit. actix does not enforce capacities on `send`/`do_send`,
-/// so each actor counts its own in-flight messages against this bound.
-pub const DEFAULT_MAILBOX_CAPACITY: usize = 4096;
+pub mod contest;
+pub mod model;
+pub mod rules;
+pub mod supervisor;
+pub mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use contest::{Change, GetContest, GetFigures, GetView, Receipt, Submit, Validate};
+pub use rules::{Figures, Refusal, StudentView};
+pub use supervisor::{ContestHandle, Runtime, RuntimeConfig, RuntimeError, SnapshotSource};
+pub use writer::{SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle};
+
+/// The current time to the millisecond, the precision both databases keep.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta, Utc};
+    let now = Utc::now();
+    now.duration_trunc(TimeDelta::milliseconds(1))
+        .unwrap_or(now)
+}

@@ -1,3 +1,4 @@
+use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -10,6 +11,7 @@ use crate::model::{
     self, ContestPatch, ContestStatus, ContestWithQuestions, Id, NewContest, ResultsPolicy, Role,
 };
 use crate::store::Store;
+use contestd_actors::{Change, GetView, Runtime};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -98,6 +100,7 @@ async fn create(
 async fn patch(
     _admin: Admin,
     store: web::Data<Store>,
+    runtime: web::Data<Runtime>,
     path: web::Path<Id>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -108,28 +111,40 @@ async fn patch(
     let patch: ContestPatch = parse_body(&body)?;
     let patch = patch.validate().map_err(ApiError::BadRequest)?;
     let contest = store.update_contest(id, &patch).await?;
+    // The warm actor sees the change before the admin hears back.
+    runtime
+        .apply(id, Change::Contest(contest.contest.clone()))
+        .await;
     Ok(HttpResponse::Ok().json(ContestView::new(&contest, Role::Admin, model::now())))
 }
 
+/// Admins get the admin view from the database; students get the warm actor's pre-serialized
+/// student view.
 async fn get(
     caller: Caller,
     store: web::Data<Store>,
+    runtime: web::Data<Runtime>,
     path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let contest = store.contest(id).await?;
-    let contest = match contest {
-        Some(c) if caller.is_admin() || c.contest.is_active => c,
-        _ => return Err(ApiError::not_found("contest")),
-    };
-    if !caller.is_admin()
-        && !store
-            .is_enrolled(contest.contest.course_id, caller.user.id)
+    if caller.is_admin() {
+        let contest = store
+            .contest(id)
             .await?
-    {
-        return Err(ApiError::NotEnrolled);
+            .ok_or_else(|| ApiError::not_found("contest"))?;
+        return Ok(HttpResponse::Ok().json(ContestView::new(&contest, Role::Admin, model::now())));
     }
-    Ok(HttpResponse::Ok().json(ContestView::new(&contest, caller.user.role, model::now())))
+    let view = runtime
+        .ask(
+            id,
+            GetView {
+                student: Some(caller.user.id),
+            },
+        )
+        .await??;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(view.render(model::now())))
 }
 
 #[derive(Serialize)]

@@ -8,6 +8,7 @@ use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{self, Course, Id, NewCourse, Role};
 use crate::store::Store;
+use contestd_actors::{Change, Runtime};
 
 /// Most students in one enrollment request.
 const MAX_ENROLL: usize = 10_000;
@@ -57,6 +58,7 @@ struct EnrollRequest {
 async fn enroll(
     _admin: Admin,
     store: web::Data<Store>,
+    runtime: web::Data<Runtime>,
     path: web::Path<Id>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -73,15 +75,23 @@ async fn enroll(
     let enrolled = store
         .enroll(course_id, &request.student_ids, model::now())
         .await?;
+    runtime
+        .apply_to_course(course_id, Change::Enrolled(request.student_ids))
+        .await;
     Ok(HttpResponse::Ok().json(json!({ "enrolled": enrolled })))
 }
 
 async fn unenroll(
     _admin: Admin,
     store: web::Data<Store>,
+    runtime: web::Data<Runtime>,
     path: web::Path<(Id, Id)>,
 ) -> Result<HttpResponse, ApiError> {
     let (course_id, student_id) = path.into_inner();
     store.unenroll(course_id, student_id).await?;
+    // From this answer on, warm contests of the course refuse the student.
+    runtime
+        .apply_to_course(course_id, Change::Unenrolled(student_id))
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }

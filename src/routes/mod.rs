@@ -5,6 +5,8 @@ mod auth;
 mod contests;
 mod courses;
 mod health;
+mod operations;
+mod submissions;
 mod users;
 
 use actix_web::dev::Payload;
@@ -20,6 +22,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(auth::configure)
             .configure(users::configure)
             .configure(courses::configure)
+            // Fixed paths under /contests before /contests/{id}, which would catch them.
+            .configure(operations::configure)
+            .configure(submissions::configure)
             .configure(contests::configure),
     );
 }

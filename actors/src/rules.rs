@@ -1,0 +1,515 @@
+//! The rules of one contest, as a plain struct: who may see it, who may submit, grading, the
+//! duplicate claim. `ContestActor` only feeds it messages; unit tests drive it directly.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::model::{Answer, Contest, ContestStatus, Id, Question, Snapshot, SubmissionRow};
+
+/// Why a request is refused; the server maps each to its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 404: the contest is inactive (students do not see it).
+    NotFound,
+    /// 400: the answers do not fit the contest; the text names the entry.
+    BadAnswers(String),
+    /// 403: not actively enrolled in the contest's course.
+    NotEnrolled,
+    /// 409: a submission exists or is being written.
+    AlreadySubmitted,
+    /// 409: before the start or at/after the end.
+    NotOpen(ContestStatus),
+    /// 503: the runtime cannot take it now (full queue, database down).
+    Unavailable(&'static str),
+}
+
+/// The student view of a contest, mostly serialized once: the server adds the fields that
+/// depend on the clock (`status`, `server_time`) and picks the questions (none while upcoming).
+#[derive(Debug, Clone)]
+pub struct StudentView {
+    /// `{"id":…,"course_id":…,"title":…,"start_time":…,"end_time":…,"results":…` (no closing brace).
+    pub head: Arc<str>,
+    /// The questions as a JSON array, without correct options.
+    pub questions: Arc<str>,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+}
+
+impl StudentView {
+    /// The whole JSON document for `now`.
+    pub fn render(&self, now: DateTime<Utc>) -> String {
+        let status = ContestStatus::at(self.start_time, self.end_time, now);
+        let questions: &str = match status {
+            ContestStatus::Upcoming => "[]",
+            _ => &self.questions,
+        };
+        let server_time = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut out = String::with_capacity(self.head.len() + questions.len() + 96);
+        out.push_str(&self.head);
+        out.push_str(",\"status\":\"");
+        out.push_str(status.as_str());
+        out.push_str("\",\"server_time\":\"");
+        out.push_str(&server_time);
+        out.push_str("\",\"questions\":");
+        out.push_str(questions);
+        out.push('}');
+        out
+    }
+}
+
+/// A claim granted: the row to write and what to answer once it is committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub row: SubmissionRow,
+}
+
+/// Per-contest figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Figures {
+    pub enrolled: usize,
+    pub submitted: usize,
+    pub pending: usize,
+    pub questions: usize,
+    pub max_score: i64,
+    /// Mean score of the committed submissions whose score this runtime knows.
+    pub average_score: Option<f64>,
+}
+
+pub struct ContestState {
+    contest: Contest,
+    questions: Vec<Question>,
+    question_index: HashMap<Id, usize>,
+    max_score: i64,
+    enrolled: HashSet<Id>,
+    submitted: HashSet<Id>,
+    pending: HashSet<Id>,
+    score_sum: i64,
+    scored: usize,
+    view: StudentView,
+}
+
+impl ContestState {
+    pub fn new(snapshot: Snapshot) -> Self {
+        let Snapshot {
+            contest,
+            questions,
+            enrolled,
+            submitted,
+        } = snapshot;
+        let question_index = questions
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.id, i))
+            .collect();
+        let max_score = questions.iter().map(|q| q.points).sum();
+        let score_sum = submitted.iter().map(|(_, s)| s).sum();
+        let scored = submitted.len();
+        let view = student_view(&contest, &questions);
+        ContestState {
+            contest,
+            questions,
+            question_index,
+            max_score,
+            enrolled: enrolled.into_iter().collect(),
+            submitted: submitted.into_iter().map(|(id, _)| id).collect(),
+            pending: HashSet::new(),
+            score_sum,
+            scored,
+            view,
+        }
+    }
+
+    pub fn contest(&self) -> &Contest {
+        &self.contest
+    }
+
+    pub fn max_score(&self) -> i64 {
+        self.max_score
+    }
+
+    /// The student view for `student` (`None` for an admin, who sees any contest).
+    pub fn view(&self, student: Option<Id>) -> Result<StudentView, Refusal> {
+        if let Some(student) = student {
+            self.check_access(student)?;
+        }
+        Ok(self.view.clone())
+    }
+
+    /// A student may see an active contest of a course they are actively enrolled in.
+    pub fn check_access(&self, student: Id) -> Result<(), Refusal> {
+        if !self.contest.is_active {
+            return Err(Refusal::NotFound);
+        }
+        if !self.enrolled.contains(&student) {
+            return Err(Refusal::NotEnrolled);
+        }
+        Ok(())
+    }
+
+    /// Checks a submission and claims the student's one slot. Order: inactive (404), answers
+    /// (400), enrollment (403), duplicate (409, whatever the time), window (409).
+    pub fn claim(
+        &mut self,
+        student: Id,
+        answers: Vec<Answer>,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, Refusal> {
+        if !self.contest.is_active {
+            return Err(Refusal::NotFound);
+        }
+        let score = self.grade(&answers)?;
+        if !self.enrolled.contains(&student) {
+            return Err(Refusal::NotEnrolled);
+        }
+        if self.submitted.contains(&student) || self.pending.contains(&student) {
+            return Err(Refusal::AlreadySubmitted);
+        }
+        let status = self.contest.status(now);
+        if status != ContestStatus::Open {
+            return Err(Refusal::NotOpen(status));
+        }
+        self.pending.insert(student);
+        Ok(Claim {
+            row: SubmissionRow {
+                id: Uuid::new_v4(),
+                contest_id: self.contest.id,
+                student_id: student,
+                submitted_at: now,
+                answers,
+                score,
+                max_score: self.max_score,
+            },
+        })
+    }
+
+    /// The score of `answers`, or why they do not fit this contest.
+    pub fn grade(&self, answers: &[Answer]) -> Result<i64, Refusal> {
+        let mut seen = HashSet::with_capacity(answers.len());
+        let mut score = 0;
+        for (i, answer) in answers.iter().enumerate() {
+            let Some(&q) = self.question_index.get(&answer.question_id) else {
+                return Err(Refusal::BadAnswers(format!(
+                    "answers[{i}].question_id {} is not a question of this contest",
+                    answer.question_id
+                )));
+            };
+            let question = &self.questions[q];
+            if answer.option < 0 || answer.option >= question.options.len() as i64 {
+                return Err(Refusal::BadAnswers(format!(
+                    "answers[{i}].option must be 0 to {}",
+                    question.options.len() - 1
+                )));
+            }
+            if !seen.insert(answer.question_id) {
+                return Err(Refusal::BadAnswers(format!(
+                    "answers[{i}] answers question {} a second time",
+                    answer.question_id
+                )));
+            }
+            if answer.option == i64::from(question.correct_option) {
+                score += question.points;
+            }
+        }
+        Ok(score)
+    }
+
+    /// The claimed row is committed.
+    pub fn committed(&mut self, student: Id, score: i64) {
+        self.pending.remove(&student);
+        if self.submitted.insert(student) {
+            self.score_sum += score;
+            self.scored += 1;
+        }
+    }
+
+    /// The database already had a submission for the student (written by another runtime).
+    pub fn found_duplicate(&mut self, student: Id) {
+        self.pending.remove(&student);
+        self.submitted.insert(student);
+    }
+
+    /// The write failed: the student may try again.
+    pub fn release(&mut self, student: Id) {
+        self.pending.remove(&student);
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub fn has_submitted(&self, student: Id) -> bool {
+        self.submitted.contains(&student)
+    }
+
+    pub fn is_enrolled(&self, student: Id) -> bool {
+        self.enrolled.contains(&student)
+    }
+
+    /// An admin changed the contest (times, title, active flag).
+    pub fn update_contest(&mut self, contest: Contest) {
+        self.view = student_view(&contest, &self.questions);
+        self.contest = contest;
+    }
+
+    pub fn enroll(&mut self, students: &[Id]) {
+        self.enrolled.extend(students.iter().copied());
+    }
+
+    pub fn unenroll(&mut self, student: Id) {
+        self.enrolled.remove(&student);
+    }
+
+    pub fn figures(&self) -> Figures {
+        Figures {
+            enrolled: self.enrolled.len(),
+            submitted: self.submitted.len(),
+            pending: self.pending.len(),
+            questions: self.questions.len(),
+            max_score: self.max_score,
+            average_score: (self.scored > 0).then(|| self.score_sum as f64 / self.scored as f64),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ViewHead<'a> {
+    id: Id,
+    course_id: Id,
+    title: &'a str,
+    start_time: DateTime<Utc>,
+    end_time: DateTime<Utc>,
+    results: crate::model::ResultsPolicy,
+}
+
+#[derive(Serialize)]
+struct StudentQuestion<'a> {
+    id: Id,
+    prompt: &'a str,
+    options: &'a [String],
+    points: i64,
+}
+
+fn student_view(contest: &Contest, questions: &[Question]) -> StudentView {
+    let head = ViewHead {
+        id: contest.id,
+        course_id: contest.course_id,
+        title: &contest.title,
+        start_time: contest.start_time,
+        end_time: contest.end_time,
+        results: contest.results,
+    };
+    let questions: Vec<StudentQuestion> = questions
+        .iter()
+        .map(|q| StudentQuestion {
+            id: q.id,
+            prompt: &q.prompt,
+            options: &q.options,
+            points: q.points,
+        })
+        .collect();
+    // Serializing plain structs of strings and numbers cannot fail.
+    let mut head = serde_json::to_string(&head).unwrap_or_else(|_| "{".into());
+    head.pop(); // the closing brace: `render` adds the clock-dependent fields
+    StudentView {
+        head: head.into(),
+        questions: serde_json::to_string(&questions)
+            .unwrap_or_else(|_| "[]".into())
+            .into(),
+        start_time: contest.start_time,
+        end_time: contest.end_time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::model::ResultsPolicy;
+
+    fn snapshot(now: DateTime<Utc>) -> Snapshot {
+        Snapshot {
+            contest: Contest {
+                id: 9,
+                course_id: 3,
+                title: "Quiz \"one\"".into(),
+                start_time: now - TimeDelta::minutes(1),
+                end_time: now + TimeDelta::minutes(1),
+                results: ResultsPolicy::Immediate,
+                is_active: true,
+            },
+            questions: vec![
+                Question {
+                    id: 100,
+                    prompt: "a".into(),
+                    options: vec!["x".into(), "y".into()],
+                    correct_option: 1,
+                    points: 2,
+                },
+                Question {
+                    id: 101,
+                    prompt: "b".into(),
+                    options: vec!["x".into(), "y".into(), "z".into()],
+                    correct_option: 0,
+                    points: 3,
+                },
+            ],
+            enrolled: vec![1, 2, 3],
+            submitted: vec![(3, 5)],
+        }
+    }
+
+    fn answer(question_id: Id, option: i64) -> Answer {
+        Answer {
+            question_id,
+            option,
+        }
+    }
+
+    #[test]
+    fn grading_sums_points_of_correct_answers() {
+        let state = ContestState::new(snapshot(Utc::now()));
+        assert_eq!(state.max_score(), 5);
+        assert_eq!(state.grade(&[answer(100, 1), answer(101, 0)]), Ok(5));
+        assert_eq!(state.grade(&[answer(100, 1), answer(101, 2)]), Ok(2));
+        assert_eq!(state.grade(&[]), Ok(0), "questions may be left out");
+    }
+
+    #[test]
+    fn bad_answers_are_named() {
+        let state = ContestState::new(snapshot(Utc::now()));
+        let unknown = state.grade(&[answer(100, 0), answer(999, 0)]);
+        assert!(
+            matches!(unknown, Err(Refusal::BadAnswers(m)) if m.contains("answers[1].question_id"))
+        );
+        let range = state.grade(&[answer(101, 3)]);
+        assert!(matches!(range, Err(Refusal::BadAnswers(m)) if m.contains("answers[0].option")));
+        let negative = state.grade(&[answer(101, -1)]);
+        assert!(matches!(negative, Err(Refusal::BadAnswers(_))));
+        let twice = state.grade(&[answer(100, 0), answer(100, 1)]);
+        assert!(matches!(twice, Err(Refusal::BadAnswers(m)) if m.contains("answers[1]")));
+    }
+
+    #[test]
+    fn one_claim_per_student_until_released() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now));
+        let claim = state.claim(1, vec![answer(100, 1)], now).unwrap();
+        assert_eq!(
+            (claim.row.score, claim.row.max_score, claim.row.student_id),
+            (2, 5, 1)
+        );
+        assert_eq!(
+            state.claim(1, vec![], now),
+            Err(Refusal::AlreadySubmitted),
+            "pending blocks"
+        );
+        state.release(1);
+        let claim = state.claim(1, vec![], now).unwrap();
+        state.committed(1, claim.row.score);
+        assert_eq!(
+            state.claim(1, vec![], now),
+            Err(Refusal::AlreadySubmitted),
+            "committed blocks"
+        );
+        assert_eq!(
+            state.claim(3, vec![], now),
+            Err(Refusal::AlreadySubmitted),
+            "loaded as submitted"
+        );
+        let f = state.figures();
+        assert_eq!((f.submitted, f.pending, f.average_score), (2, 0, Some(2.5)));
+    }
+
+    #[test]
+    fn duplicate_found_in_the_database_counts_as_submitted() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now));
+        state.claim(2, vec![], now).unwrap();
+        state.found_duplicate(2);
+        assert!(state.has_submitted(2));
+        assert!(!state.has_pending());
+        assert_eq!(state.claim(2, vec![], now), Err(Refusal::AlreadySubmitted));
+    }
+
+    #[test]
+    fn window_is_start_inclusive_end_exclusive_and_follows_updates() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now));
+        let mut contest = state.contest().clone();
+        contest.start_time = now + TimeDelta::seconds(1);
+        state.update_contest(contest.clone());
+        assert_eq!(
+            state.claim(1, vec![], now),
+            Err(Refusal::NotOpen(ContestStatus::Upcoming))
+        );
+        assert_eq!(
+            state.claim(1, vec![], contest.start_time).map(|_| ()),
+            Ok(())
+        );
+        assert_eq!(
+            state.claim(2, vec![], contest.end_time),
+            Err(Refusal::NotOpen(ContestStatus::Closed))
+        );
+    }
+
+    #[test]
+    fn refusal_order_inactive_answers_enrollment_duplicate_window() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now));
+        let closed = now + TimeDelta::hours(1);
+        // a submitted student after the close still hears "already submitted"
+        assert_eq!(
+            state.claim(3, vec![], closed),
+            Err(Refusal::AlreadySubmitted)
+        );
+        // bad answers come before enrollment
+        assert!(matches!(
+            state.claim(42, vec![answer(1, 0)], now),
+            Err(Refusal::BadAnswers(_))
+        ));
+        assert_eq!(state.claim(42, vec![], now), Err(Refusal::NotEnrolled));
+        let mut contest = state.contest().clone();
+        contest.is_active = false;
+        state.update_contest(contest);
+        assert_eq!(
+            state.claim(1, vec![answer(1, 0)], now),
+            Err(Refusal::NotFound)
+        );
+        assert_eq!(state.view(Some(1)).map(|_| ()), Err(Refusal::NotFound));
+        assert!(state.view(None).is_ok(), "admins see inactive contests");
+    }
+
+    #[test]
+    fn enrollment_changes_apply_at_once() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now));
+        state.unenroll(1);
+        assert_eq!(state.check_access(1), Err(Refusal::NotEnrolled));
+        assert_eq!(state.claim(1, vec![], now), Err(Refusal::NotEnrolled));
+        state.enroll(&[1, 7]);
+        assert_eq!(state.check_access(7), Ok(()));
+        assert_eq!(state.figures().enrolled, 4);
+    }
+
+    #[test]
+    fn student_view_renders_valid_json_without_answers() {
+        let now = Utc::now();
+        let state = ContestState::new(snapshot(now));
+        let view = state.view(Some(1)).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&view.render(now)).unwrap();
+        assert_eq!(doc["status"], "open");
+        assert_eq!(doc["title"], "Quiz \"one\"");
+        assert_eq!(doc["results"], "immediate");
+        assert_eq!(doc["questions"].as_array().unwrap().len(), 2);
+        assert!(doc["questions"][0].get("correct_option").is_none());
+        let early: serde_json::Value =
+            serde_json::from_str(&view.render(now - TimeDelta::hours(1))).unwrap();
+        assert_eq!(early["status"], "upcoming");
+        assert_eq!(early["questions"], serde_json::json!([]));
+    }
+}

@@ -1,0 +1,251 @@
+//! Runtime tests over an in-memory database: single-flight loading, restart, eviction, the
+//! duplicate rule under concurrency and across two runtimes, failures releasing the claim.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use futures_util::future::{join_all, BoxFuture};
+use parking_lot::Mutex;
+
+use crate::contest::Crash;
+use crate::model::{Contest, Id, Question, ResultsPolicy, Snapshot, SubmissionRow};
+use crate::{
+    Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource, SubmissionSink,
+    Submit, WriterConfig,
+};
+
+/// One contest (id 1, students 1..=1000 enrolled) and a submissions table with its unique key.
+#[derive(Default)]
+struct MemoryDb {
+    submissions: Mutex<HashMap<(Id, Id), i64>>,
+    down: AtomicBool,
+}
+
+impl SnapshotSource for MemoryDb {
+    fn load(&self, contest_id: Id) -> BoxFuture<'_, Result<Option<Snapshot>, SinkError>> {
+        Box::pin(async move {
+            // A slow read, so concurrent askers really overlap with the load.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if contest_id != 1 {
+                return Ok(None);
+            }
+            let now = Utc::now();
+            let submitted = self
+                .submissions
+                .lock()
+                .iter()
+                .filter(|((c, _), _)| *c == contest_id)
+                .map(|((_, s), score)| (*s, *score))
+                .collect();
+            Ok(Some(Snapshot {
+                contest: Contest {
+                    id: 1,
+                    course_id: 1,
+                    title: "t".into(),
+                    start_time: now - TimeDelta::hours(1),
+                    end_time: now + TimeDelta::hours(1),
+                    results: ResultsPolicy::Immediate,
+                    is_active: true,
+                },
+                questions: vec![Question {
+                    id: 10,
+                    prompt: "p".into(),
+                    options: vec!["a".into(), "b".into()],
+                    correct_option: 1,
+                    points: 1,
+                }],
+                enrolled: (1..=1000).collect(),
+                submitted,
+            }))
+        })
+    }
+}
+
+impl SubmissionSink for MemoryDb {
+    fn insert_batch<'a>(
+        &'a self,
+        rows: &'a [SubmissionRow],
+    ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
+        Box::pin(async move {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(SinkError {
+                    transient: true,
+                    message: "database down".into(),
+                });
+            }
+            let mut table = self.submissions.lock();
+            Ok(rows
+                .iter()
+                .map(|r| match table.entry((r.contest_id, r.student_id)) {
+                    std::collections::hash_map::Entry::Occupied(_) => false,
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(r.score);
+                        true
+                    }
+                })
+                .collect())
+        })
+    }
+}
+
+fn runtime(db: &Arc<MemoryDb>, config: RuntimeConfig) -> Runtime {
+    let writer = WriterConfig {
+        attempts: 2,
+        backoff: Duration::from_millis(1),
+        ..WriterConfig::default()
+    };
+    Runtime::start(db.clone(), db.clone(), writer, config)
+}
+
+fn submit(student: Id) -> Submit {
+    Submit {
+        student,
+        answers: vec![],
+    }
+}
+
+#[actix_rt::test]
+async fn concurrent_askers_of_a_cold_contest_cause_one_load() {
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    let asks = (0..500).map(|_| rt.contest(1));
+    let handles = join_all(asks).await;
+    assert!(handles.iter().all(|h| matches!(h, Ok(Some(_)))));
+    assert_eq!(rt.loads(), 1);
+    assert!(matches!(rt.contest(2).await, Ok(None)), "unknown contest");
+}
+
+#[actix_rt::test]
+async fn one_student_racing_gets_one_submission() {
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    let results = join_all((0..500).map(|_| rt.ask(1, submit(7)))).await;
+    let ok = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let dup = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(Refusal::AlreadySubmitted))))
+        .count();
+    assert_eq!((ok, dup), (1, 499));
+    assert_eq!(db.submissions.lock().len(), 1);
+}
+
+#[actix_rt::test]
+async fn two_runtimes_on_one_database_accept_one_submission() {
+    let db = Arc::new(MemoryDb::default());
+    let a = runtime(&db, RuntimeConfig::default());
+    let b = runtime(&db, RuntimeConfig::default());
+    // Both warm before either writes, so neither actor knows of the other's submission.
+    a.contest(1).await.unwrap();
+    b.contest(1).await.unwrap();
+    let (ra, rb) = tokio::join!(a.ask(1, submit(5)), b.ask(1, submit(5)));
+    let outcomes = [ra.unwrap(), rb.unwrap()];
+    assert_eq!(
+        outcomes.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(outcomes
+        .iter()
+        .any(|r| matches!(r, Err(Refusal::AlreadySubmitted))));
+    // The loser's actor now knows: a further attempt is refused without a write.
+    assert_eq!(
+        a.ask(1, submit(5)).await.unwrap().err(),
+        Some(Refusal::AlreadySubmitted)
+    );
+    assert_eq!(
+        b.ask(1, submit(5)).await.unwrap().err(),
+        Some(Refusal::AlreadySubmitted)
+    );
+}
+
+#[actix_rt::test]
+async fn a_failed_write_releases_the_claim() {
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    db.down.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        rt.ask(1, submit(3)).await,
+        Ok(Err(Refusal::Unavailable(_)))
+    ));
+    db.down.store(false, Ordering::SeqCst);
+    assert!(
+        matches!(rt.ask(1, submit(3)).await, Ok(Ok(_))),
+        "free to retry"
+    );
+    assert_eq!(db.submissions.lock().len(), 1);
+}
+
+#[actix_rt::test]
+async fn a_crashed_actor_is_restarted_from_the_database() {
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    assert!(matches!(rt.ask(1, submit(9)).await, Ok(Ok(_))));
+    let handle = rt.contest(1).await.unwrap().unwrap();
+    handle.send_uncounted(Crash).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while handle.is_alive() {
+        assert!(std::time::Instant::now() < deadline, "actor did not stop");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The next message restarts it, and the reloaded state remembers the submission.
+    assert_eq!(
+        rt.ask(1, submit(9)).await.unwrap().err(),
+        Some(Refusal::AlreadySubmitted)
+    );
+    assert_eq!(rt.loads(), 2);
+}
+
+#[actix_rt::test]
+async fn idle_contests_are_evicted_and_reload_with_their_submissions() {
+    let db = Arc::new(MemoryDb::default());
+    let config = RuntimeConfig {
+        idle_ttl: Duration::from_millis(50),
+        sweep_every: Duration::from_secs(3600),
+        ..RuntimeConfig::default()
+    };
+    let rt = runtime(&db, config);
+    assert!(matches!(rt.ask(1, submit(4)).await, Ok(Ok(_))));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !rt.handles().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "contest was not evicted"
+        );
+        rt.sweep().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        rt.ask(1, submit(4)).await.unwrap().err(),
+        Some(Refusal::AlreadySubmitted)
+    );
+    assert_eq!(rt.loads(), 2);
+}
+
+#[actix_rt::test]
+async fn a_full_mailbox_answers_overloaded_and_drains() {
+    let db = Arc::new(MemoryDb::default());
+    let config = RuntimeConfig {
+        mailbox_capacity: 10,
+        ..RuntimeConfig::default()
+    };
+    let rt = runtime(&db, config);
+    let handle = rt.contest(1).await.unwrap().unwrap();
+    // 2,000 sends in one burst against a bound of 10: the actor cannot drain that fast.
+    let results = join_all((1..=1000).chain(1..=1000).map(|s| handle.send(submit(s)))).await;
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(RuntimeError::Overloaded)))
+        .count();
+    assert!(refused > 0, "some sends must be refused");
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Ok(_) | Err(RuntimeError::Overloaded))));
+    assert_eq!(
+        handle.published().depth.load(Ordering::SeqCst),
+        0,
+        "the count drains"
+    );
+}

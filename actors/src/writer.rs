@@ -1,0 +1,365 @@
+//! The WriteBatcher ("pool manager"): one bounded queue of submission rows from every contest,
+//! written as one multi-row insert per transaction when the batch is full or its deadline
+//! passes. Each waiter is answered only after its batch commits (group commit). Rows the
+//! database already has (unique key) are answered `Duplicate` while the rest commit; transient
+//! errors are retried with backoff, then answered `Failed`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::model::SubmissionRow;
+
+/// Where batches go: the server's store implements it.
+pub trait SubmissionSink: Send + Sync + 'static {
+    /// Inserts the rows in one transaction, skipping rows whose (contest, student) already
+    /// exists. Returns, per row in order, whether it was inserted.
+    fn insert_batch<'a>(
+        &'a self,
+        rows: &'a [SubmissionRow],
+    ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkError {
+    /// Worth retrying (connection lost, pool timeout, lock contention).
+    pub transient: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Committed,
+    /// The database already holds a submission for this student and contest.
+    Duplicate,
+    /// Not written; the student may retry.
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    pub batch_size: usize,
+    pub deadline: Duration,
+    pub queue_bound: usize,
+    /// Attempts per batch before its waiters are answered `Failed`.
+    pub attempts: u32,
+    /// First retry delay; doubled each time.
+    pub backoff: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            batch_size: 512,
+            deadline: Duration::from_millis(2),
+            queue_bound: 20_000,
+            attempts: 4,
+            backoff: Duration::from_millis(25),
+        }
+    }
+}
+
+/// The writer's figures, for `/health` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub rows: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub failed_rows: AtomicU64,
+    pub last_batch_size: AtomicU64,
+    pub last_flush_us: AtomicU64,
+}
+
+struct Job {
+    row: SubmissionRow,
+    reply: oneshot::Sender<WriteOutcome>,
+}
+
+/// The queue is full: answer 503 at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Job>,
+    stats: Arc<WriterStats>,
+}
+
+impl WriterHandle {
+    /// Queues a row; the receiver answers once its batch is committed (or has failed).
+    pub fn submit(&self, row: SubmissionRow) -> Result<oneshot::Receiver<WriteOutcome>, QueueFull> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .try_send(Job { row, reply })
+            .map_err(|_| QueueFull)?;
+        Ok(answer)
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+}
+
+/// The writer's handle and the future that runs it; the future ends when every handle is
+/// dropped, after writing what is queued.
+pub fn writer(
+    sink: Arc<dyn SubmissionSink>,
+    config: WriterConfig,
+) -> (
+    WriterHandle,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (tx, rx) = mpsc::channel(config.queue_bound.max(1));
+    let stats = Arc::new(WriterStats::default());
+    let writer = Writer {
+        sink,
+        config,
+        stats: stats.clone(),
+    };
+    (WriterHandle { tx, stats }, writer.run(rx))
+}
+
+/// Starts the writer on the current runtime.
+pub fn start_writer(sink: Arc<dyn SubmissionSink>, config: WriterConfig) -> WriterHandle {
+    let (handle, run) = writer(sink, config);
+    tokio::spawn(run);
+    handle
+}
+
+struct Writer {
+    sink: Arc<dyn SubmissionSink>,
+    config: WriterConfig,
+    stats: Arc<WriterStats>,
+}
+
+impl Writer {
+    async fn run(self, mut rx: mpsc::Receiver<Job>) {
+        let size = self.config.batch_size.max(1);
+        let mut batch: Vec<Job> = Vec::with_capacity(size);
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            // Take what is already queued, then wait up to the deadline for the batch to fill.
+            let deadline = tokio::time::Instant::now() + self.config.deadline;
+            while batch.len() < size {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        match tokio::time::timeout_at(deadline, rx.recv()).await {
+                            Ok(Some(job)) => batch.push(job),
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                }
+            }
+            self.flush(&mut batch).await;
+        }
+    }
+
+    async fn flush(&self, batch: &mut Vec<Job>) {
+        let rows: Vec<SubmissionRow> = batch.iter().map(|j| j.row.clone()).collect();
+        let started = Instant::now();
+        let outcome = self.insert_with_retry(&rows).await;
+        let stats = &self.stats;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .last_batch_size
+            .store(rows.len() as u64, Ordering::Relaxed);
+        stats
+            .last_flush_us
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match outcome {
+            Ok(inserted) => {
+                for (job, inserted) in batch
+                    .drain(..)
+                    .zip(inserted.into_iter().chain(std::iter::repeat(false)))
+                {
+                    let answer = if inserted {
+                        stats.rows.fetch_add(1, Ordering::Relaxed);
+                        WriteOutcome::Committed
+                    } else {
+                        stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                        WriteOutcome::Duplicate
+                    };
+                    let _ = job.reply.send(answer);
+                }
+            }
+            Err(e) => {
+                tracing::error!(rows = rows.len(), error = %e.message, "submission batch failed");
+                stats
+                    .failed_rows
+                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(WriteOutcome::Failed);
+                }
+            }
+        }
+    }
+
+    async fn insert_with_retry(&self, rows: &[SubmissionRow]) -> Result<Vec<bool>, SinkError> {
+        let mut delay = self.config.backoff;
+        let mut attempt = 1;
+        loop {
+            match self.sink.insert_batch(rows).await {
+                Ok(inserted) => return Ok(inserted),
+                Err(e) if e.transient && attempt < self.config.attempts => {
+                    tracing::warn!(attempt, error = %e.message, "submission batch failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::atomic::AtomicU32;
+
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::model::Id;
+
+    /// An in-memory table with the unique key, and a switch to fail the next N batches.
+    #[derive(Default)]
+    struct MemorySink {
+        keys: Mutex<HashSet<(Id, Id)>>,
+        batches: Mutex<Vec<usize>>,
+        fail_next: AtomicU32,
+        transient: bool,
+    }
+
+    impl SubmissionSink for MemorySink {
+        fn insert_batch<'a>(
+            &'a self,
+            rows: &'a [SubmissionRow],
+        ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
+            Box::pin(async move {
+                if self.fail_next.load(Ordering::SeqCst) > 0 {
+                    self.fail_next.fetch_sub(1, Ordering::SeqCst);
+                    return Err(SinkError {
+                        transient: self.transient,
+                        message: "down".into(),
+                    });
+                }
+                self.batches.lock().push(rows.len());
+                let mut keys = self.keys.lock();
+                Ok(rows
+                    .iter()
+                    .map(|r| keys.insert((r.contest_id, r.student_id)))
+                    .collect())
+            })
+        }
+    }
+
+    fn row(student: Id) -> SubmissionRow {
+        SubmissionRow {
+            id: uuid::Uuid::new_v4(),
+            contest_id: 1,
+            student_id: student,
+            submitted_at: chrono::Utc::now(),
+            answers: vec![],
+            score: 0,
+            max_score: 0,
+        }
+    }
+
+    fn config() -> WriterConfig {
+        WriterConfig {
+            batch_size: 64,
+            deadline: Duration::from_millis(5),
+            queue_bound: 1000,
+            attempts: 3,
+            backoff: Duration::from_millis(1),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn rows_are_batched_and_duplicates_answered_apart() {
+        let sink = Arc::new(MemorySink::default());
+        sink.keys.lock().insert((1, 7)); // written by another runtime
+        let writer = start_writer(sink.clone(), config());
+        let waiters: Vec<_> = (0..200).map(|s| writer.submit(row(s)).unwrap()).collect();
+        let mut outcomes = Vec::new();
+        for w in waiters {
+            outcomes.push(w.await.unwrap());
+        }
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == WriteOutcome::Committed)
+                .count(),
+            199
+        );
+        assert_eq!(outcomes[7], WriteOutcome::Duplicate);
+        let batches = sink.batches.lock().clone();
+        assert!(
+            batches.iter().all(|b| *b <= 64),
+            "batch size bound: {batches:?}"
+        );
+        assert!(batches.len() < 200, "rows were grouped: {batches:?}");
+        assert_eq!(writer.stats().rows.load(Ordering::Relaxed), 199);
+    }
+
+    #[actix_rt::test]
+    async fn transient_errors_are_retried() {
+        let sink = Arc::new(MemorySink {
+            transient: true,
+            ..Default::default()
+        });
+        sink.fail_next.store(2, Ordering::SeqCst);
+        let writer = start_writer(sink.clone(), config());
+        assert_eq!(
+            writer.submit(row(1)).unwrap().await.unwrap(),
+            WriteOutcome::Committed
+        );
+    }
+
+    #[actix_rt::test]
+    async fn failures_past_the_retries_answer_failed() {
+        let sink = Arc::new(MemorySink {
+            transient: true,
+            ..Default::default()
+        });
+        sink.fail_next.store(3, Ordering::SeqCst);
+        let writer = start_writer(sink.clone(), config());
+        assert_eq!(
+            writer.submit(row(1)).unwrap().await.unwrap(),
+            WriteOutcome::Failed
+        );
+        assert_eq!(
+            writer.submit(row(1)).unwrap().await.unwrap(),
+            WriteOutcome::Committed,
+            "the retry gets in"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn a_full_queue_refuses_at_once() {
+        let sink = Arc::new(MemorySink::default());
+        let writer = start_writer(
+            sink,
+            WriterConfig {
+                queue_bound: 2,
+                ..config()
+            },
+        );
+        // Nothing runs the writer until we yield, so the queue fills.
+        let a = writer.submit(row(1));
+        let b = writer.submit(row(2));
+        let c = writer.submit(row(3));
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(c.err(), Some(QueueFull));
+    }
+}

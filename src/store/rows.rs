@@ -1,0 +1,88 @@
+//! Rows as the databases return them, turned into the domain's types.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::model::{Answer, Contest, Id, Question, ResultsPolicy};
+
+/// The columns `ContestRow` reads, from a table aliased `c`.
+pub const CONTEST_COLUMNS: &str =
+    "c.id, c.course_id, c.title, c.start_time, c.end_time, c.results, c.is_active";
+
+#[derive(sqlx::FromRow)]
+pub struct ContestRow {
+    id: Id,
+    course_id: Id,
+    title: String,
+    start_time: DateTime<Utc>,
+    end_time: DateTime<Utc>,
+    #[sqlx(try_from = "String")]
+    results: ResultsPolicy,
+    is_active: bool,
+}
+
+impl From<ContestRow> for Contest {
+    fn from(r: ContestRow) -> Self {
+        Contest {
+            id: r.id,
+            course_id: r.course_id,
+            title: r.title,
+            start_time: r.start_time,
+            end_time: r.end_time,
+            results: r.results,
+            is_active: r.is_active,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct QuestionRow {
+    id: Id,
+    prompt: String,
+    options: Json<Vec<String>>,
+    correct_option: i32,
+    points: i64,
+}
+
+impl From<QuestionRow> for Question {
+    fn from(r: QuestionRow) -> Self {
+        Question {
+            id: r.id,
+            prompt: r.prompt,
+            options: r.options.0,
+            correct_option: r.correct_option,
+            points: r.points,
+        }
+    }
+}
+
+/// A stored submission.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Submission {
+    pub id: Uuid,
+    pub contest_id: Id,
+    pub student_id: Id,
+    pub submitted_at: DateTime<Utc>,
+    #[sqlx(json)]
+    pub answers: Vec<Answer>,
+    pub score: i64,
+    pub max_score: i64,
+}
+
+/// A submission with its student's name, for admins.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct NamedSubmission {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub submission: Submission,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct LeaderboardRow {
+    pub student_id: Id,
+    pub username: String,
+    pub score: i64,
+    pub submitted_at: DateTime<Utc>,
+}
