@@ -38,7 +38,10 @@ async fn fixture(url: &str) -> Fixture {
     store.migrate().await.unwrap();
     let now = model::now();
     let tag = uuid::Uuid::new_v4().simple().to_string();
-    let course = contestd::model::NewCourse { code: format!("bench-{tag}"), title: "bench".into() };
+    let course = contestd::model::NewCourse {
+        code: format!("bench-{tag}"),
+        title: "bench".into(),
+    };
     let course_id = store.insert_course(&course, now).await.unwrap().id;
     let rows: Vec<UserRow> = (0..BURST)
         .map(|i| UserRow {
@@ -47,9 +50,19 @@ async fn fixture(url: &str) -> Fixture {
             role: Role::Student,
         })
         .collect();
-    let students: Vec<i64> = store.insert_users(&rows, now).await.unwrap().iter().map(|u| u.id).collect();
+    let students: Vec<i64> = store
+        .insert_users(&rows, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
     store.enroll(course_id, &students, now).await.unwrap();
-    Fixture { store, course_id, students }
+    Fixture {
+        store,
+        course_id,
+        students,
+    }
 }
 
 async fn new_contest(f: &Fixture) -> i64 {
@@ -61,12 +74,22 @@ async fn new_contest(f: &Fixture) -> i64 {
         end_time: now + TimeDelta::hours(1),
         results: ResultsPolicy::Immediate,
         questions: (0..10)
-            .map(|i| NewQuestion { prompt: format!("q{i}"), options: vec!["a".into(), "b".into()], correct_option: 1, points: 1 })
+            .map(|i| NewQuestion {
+                prompt: format!("q{i}"),
+                options: vec!["a".into(), "b".into()],
+                correct_option: 1,
+                points: 1,
+            })
             .collect(),
     }
     .validate()
     .unwrap();
-    f.store.insert_contest(&contest, now).await.unwrap().contest.id
+    f.store
+        .insert_contest(&contest, now)
+        .await
+        .unwrap()
+        .contest
+        .id
 }
 
 fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
@@ -79,7 +102,10 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
     for batch in [1usize, 64, 512] {
         let runtime = system.block_on(async {
             let store = std::sync::Arc::new(fixture.store.clone());
-            let writer = WriterConfig { batch_size: batch, ..WriterConfig::default() };
+            let writer = WriterConfig {
+                batch_size: batch,
+                ..WriterConfig::default()
+            };
             Runtime::start(store.clone(), store, writer, RuntimeConfig::default())
         });
         let mut waits = Histogram::<u64>::new(3).unwrap();
@@ -95,7 +121,15 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
                             let runtime = runtime.clone();
                             async move {
                                 let t = Instant::now();
-                                let answer = runtime.ask(contest, Submit { student, answers: vec![] }).await;
+                                let answer = runtime
+                                    .ask(
+                                        contest,
+                                        Submit {
+                                            student,
+                                            answers: vec![],
+                                        },
+                                    )
+                                    .await;
                                 assert!(matches!(answer, Ok(Ok(_))), "submission failed");
                                 t.elapsed()
                             }

@@ -5,6 +5,7 @@ use std::time::Instant;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::Json;
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::model::{self, parse_id_list, ContestStatus, Id};
@@ -40,7 +41,7 @@ struct Warmed {
 async fn warm_cache(
     _admin: Admin,
     runtime: web::Data<Runtime>,
-    body: web::Json<WarmRequest>,
+    body: Json<WarmRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = body.contest_id;
     let started = Instant::now();
@@ -74,7 +75,7 @@ async fn bulk_validation(
     _admin: Admin,
     store: web::Data<Store>,
     runtime: web::Data<Runtime>,
-    body: web::Json<ValidationRequest>,
+    body: Json<ValidationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ValidationRequest {
         contest_id,
