@@ -1,13 +1,14 @@
 //! `/health` and `/api/contests/health`.
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::helpers::{assert_keys, spawn_app_with, Db, TestApp};
+use crate::helpers::{answers, assert_keys, id_of, spawn_app_with, Db, TestApp};
 
 both_databases!(
     health_reports_ok,
-    health_needs_no_token;
+    health_needs_no_token,
+    health_reports_writer_and_warm_contests;
     with_db: health_reports_pool_settings,
 );
 
@@ -60,4 +61,90 @@ async fn health_reports_pool_settings(db: Db) {
     let pool = check_health(&app.get("/health", None).await, db);
     assert_eq!(pool["pool_max"], 3);
     app.stop().await;
+}
+
+const WRITER: &[&str] = &[
+    "queue_depth",
+    "batches",
+    "rows",
+    "last_batch_size",
+    "last_flush_ms",
+];
+const ACTOR: &[&str] = &[
+    "contest_id",
+    "mailbox_depth",
+    "enrolled",
+    "submitted",
+    "subscribers",
+    "idle_s",
+];
+
+#[track_caller]
+fn number(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("a non-negative integer `{key}` in {v}"))
+}
+
+/// The writer's figures move with submissions; a warm contest shows up under `actors`.
+async fn health_reports_writer_and_warm_contests(app: &TestApp) {
+    let health = app.health().await;
+    assert_keys(&health, &["status", "uptime_s", "db", "writer", "actors"]);
+    let writer = &health["writer"];
+    assert_keys(writer, WRITER);
+    for key in ["queue_depth", "batches", "rows", "last_batch_size"] {
+        assert_eq!(number(writer, key), 0, "{key} before any submission");
+    }
+    assert!(writer["last_flush_ms"].is_number(), "{writer}");
+    assert_eq!(
+        health["actors"],
+        json!({ "count": 0, "loads": 0, "contests": [] }),
+        "nothing warm yet"
+    );
+
+    let (contest, students) = app.open_contest_with_students(3, None).await;
+    let id = id_of(&contest);
+    for student in &students[..2] {
+        let (status, body) = app.submit(id, &student.token, answers(&[])).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    let health = app.health().await;
+    let writer = &health["writer"];
+    assert_keys(writer, WRITER);
+    assert_eq!(number(writer, "rows"), 2, "{writer}");
+    let batches = number(writer, "batches");
+    assert!((1..=2).contains(&batches), "{writer}");
+    assert!(
+        (1..=2).contains(&number(writer, "last_batch_size")),
+        "{writer}"
+    );
+    assert_eq!(number(writer, "queue_depth"), 0, "all answered: {writer}");
+    let flush = writer["last_flush_ms"].as_f64().expect("a number");
+    assert!((0.0..10_000.0).contains(&flush), "{writer}");
+
+    let actors = &health["actors"];
+    assert_keys(actors, &["count", "loads", "contests"]);
+    assert_eq!(actors["count"], 1, "{actors}");
+    assert_eq!(actors["loads"], 1, "{actors}");
+    let contests = actors["contests"].as_array().expect("contests");
+    assert_eq!(contests.len(), 1, "{actors}");
+    let warm = &contests[0];
+    assert_keys(warm, ACTOR);
+    assert_eq!(warm["contest_id"], id);
+    assert_eq!(number(warm, "mailbox_depth"), 0, "{warm}");
+    assert_eq!(number(warm, "enrolled"), 3, "{warm}");
+    assert_eq!(number(warm, "submitted"), 2, "{warm}");
+    assert_eq!(number(warm, "subscribers"), 0, "{warm}");
+    assert!(number(warm, "idle_s") < 5, "{warm}");
+
+    // One more submission: one more row, in a batch of its own.
+    let (status, body) = app.submit(id, &students[2].token, answers(&[])).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let health = app.health().await;
+    let writer = &health["writer"];
+    assert_eq!(number(writer, "rows"), 3, "{writer}");
+    assert_eq!(number(writer, "batches"), batches + 1, "{writer}");
+    assert_eq!(number(writer, "last_batch_size"), 1, "{writer}");
+    assert_eq!(health["actors"]["contests"][0]["submitted"], 3);
 }

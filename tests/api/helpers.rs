@@ -2,15 +2,19 @@
 //! database (a temporary SQLite file, or a uuid-named PostgreSQL database), and typed request
 //! helpers that keep the tests short.
 
+use std::future::Future;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use clap::Parser;
 use contestd::config::ServeArgs;
 use contestd::startup::Application;
-use reqwest::header::CONTENT_TYPE;
+use futures::future::join_all;
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
@@ -95,11 +99,23 @@ pub struct TestApp {
     pub db: Db,
     pub database_url: String,
     client: reqwest::Client,
-    handle: ServerHandle,
+    server: Server,
     /// Makes usernames and course codes unique within one app.
     counter: AtomicUsize,
     /// `None` for a second app on another app's database. Last, so it is dropped last.
     _database: Option<TestDatabase>,
+}
+
+/// How a test app's server runs.
+enum Server {
+    /// In this process, on the test's runtime.
+    InProcess(ServerHandle),
+    /// The built `contestd` binary, killed with SIGKILL when the app is dropped (also on panic).
+    Process {
+        child: parking_lot::Mutex<Option<Child>>,
+        /// Holds the child's stderr, shown when it fails to start.
+        logs: TempDir,
+    },
 }
 
 /// Starts the server over a fresh database with cheap password hashing, or returns `None` (and
@@ -111,7 +127,20 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 /// Like `spawn_app`, with more command-line flags as `[flag, value, …]` pairs; they replace the
 /// test defaults (e.g. the cheap argon2 costs).
 pub async fn spawn_app_with(db: Db, extra: &[&str]) -> Option<TestApp> {
-    let (database_url, database) = match db {
+    let (database_url, database) = fresh_database(db).await?;
+    Some(start(db, database_url, Some(database), extra).await)
+}
+
+/// Like `spawn_app_with`, but runs the built `contestd serve` binary as a child process (for
+/// tests that kill the server).
+pub async fn spawn_binary(db: Db, extra: &[&str]) -> Option<TestApp> {
+    let (database_url, database) = fresh_database(db).await?;
+    Some(start_binary(db, database_url, Some(database), extra).await)
+}
+
+/// A new empty database: its URL and the guard that removes it.
+async fn fresh_database(db: Db) -> Option<(String, TestDatabase)> {
+    Some(match db {
         Db::Sqlite => {
             let dir = tempfile::tempdir().expect("temporary directory");
             let url = format!("sqlite://{}/contestd.db", dir.path().display());
@@ -133,8 +162,7 @@ pub async fn spawn_app_with(db: Db, extra: &[&str]) -> Option<TestApp> {
             url.set_path(&format!("/{name}"));
             (url.to_string(), TestDatabase::Postgres { server_url, name })
         }
-    };
-    Some(start(db, database_url, Some(database), extra).await)
+    })
 }
 
 /// `CONTESTD_TEST_POSTGRES_URL`, or `None` (skip) unless `CONTESTD_TEST_REQUIRE_POSTGRES=1`.
@@ -158,15 +186,12 @@ struct Flags {
     serve: ServeArgs,
 }
 
-async fn start(
-    db: Db,
-    database_url: String,
-    database: Option<TestDatabase>,
-    extra: &[&str],
-) -> TestApp {
+/// The command line of a test server: the test defaults, replaced or extended by `extra`
+/// (`[flag, value, …]` pairs).
+fn server_flags(database_url: &str, bind: &str, extra: &[&str]) -> Vec<String> {
     let mut flags: Vec<(&str, &str)> = vec![
-        ("--database-url", &database_url),
-        ("--bind", "127.0.0.1:0"),
+        ("--database-url", database_url),
+        ("--bind", bind),
         ("--workers", "2"),
         ("--admin-password", ADMIN_PW),
         ("--argon2-memory-kib", "64"),
@@ -181,7 +206,29 @@ async fn start(
             None => flags.push((flag, value)),
         }
     }
-    let argv = std::iter::once("contestd").chain(flags.iter().flat_map(|(f, v)| [*f, *v]));
+    flags
+        .into_iter()
+        .flat_map(|(f, v)| [f.to_string(), v.to_string()])
+        .collect()
+}
+
+fn http_client() -> reqwest::Client {
+    // Shorter than the server's 5 s keep-alive, so a pooled connection is never reused
+    // just as the server closes it.
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client")
+}
+
+async fn start(
+    db: Db,
+    database_url: String,
+    database: Option<TestDatabase>,
+    extra: &[&str],
+) -> TestApp {
+    let flags = server_flags(&database_url, "127.0.0.1:0", extra);
+    let argv = std::iter::once("contestd").chain(flags.iter().map(String::as_str));
     let args = Flags::try_parse_from(argv).expect("valid flags").serve;
     let app = Application::build(args)
         .await
@@ -193,23 +240,82 @@ async fn start(
         address,
         db,
         database_url,
-        // Shorter than the server's 5 s keep-alive, so a pooled connection is never reused
-        // just as the server closes it.
-        client: reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(2))
-            .build()
-            .expect("an HTTP client"),
-        handle,
+        client: http_client(),
+        server: Server::InProcess(handle),
         counter: AtomicUsize::new(0),
         _database: database,
     }
 }
 
+/// A port no one listens on now (the OS picks it; a tiny race with other processes remains).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("a local address").port()
+}
+
+/// Runs `contestd serve` on a free port and waits until it answers `/health`.
+async fn start_binary(
+    db: Db,
+    database_url: String,
+    database: Option<TestDatabase>,
+    extra: &[&str],
+) -> TestApp {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let logs = tempfile::tempdir().expect("temporary directory");
+    let stderr = std::fs::File::create(logs.path().join("stderr")).expect("a log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_contestd"))
+        .arg("serve")
+        .args(server_flags(&database_url, &bind, extra))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("contestd starts");
+    let app = TestApp {
+        address: format!("http://{bind}"),
+        db,
+        database_url,
+        client: http_client(),
+        server: Server::Process {
+            child: parking_lot::Mutex::new(Some(child)),
+            logs,
+        },
+        counter: AtomicUsize::new(0),
+        _database: database,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if app.client.get(app.url("/health")).send().await.is_ok() {
+            return app;
+        }
+        if let Server::Process { child, logs } = &app.server {
+            let exited = child
+                .lock()
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                let log = std::fs::read_to_string(logs.path().join("stderr")).unwrap_or_default();
+                panic!("contestd exited at start ({status}):\n{log}");
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "contestd did not answer on {bind} within 30 s"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Sent at once; a no-op when `stop` already ran. The database (a later field) is
-        // dropped after this.
-        drop(self.handle.stop(false));
+        // The database (a later field) is dropped after this.
+        match &self.server {
+            // Sent at once; a no-op when `stop` already ran.
+            Server::InProcess(handle) => drop(handle.stop(false)),
+            Server::Process { .. } => self.kill(),
+        }
     }
 }
 
@@ -230,6 +336,9 @@ impl Drop for TestDatabase {
             };
             rt.block_on(async {
                 if let Ok(mut conn) = PgConnection::connect(&server_url).await {
+                    // A test may have locked the database (`ALLOW_CONNECTIONS false`).
+                    let sql = format!(r#"ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true"#);
+                    let _ = sqlx::raw_sql(&sql).execute(&mut conn).await;
                     let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
                     let _ = sqlx::raw_sql(&sql).execute(&mut conn).await;
                     let _ = conn.close().await;
@@ -246,9 +355,28 @@ impl TestApp {
         start(self.db, self.database_url.clone(), None, extra).await
     }
 
+    /// The same binary again on this app's database (it does not own the database).
+    pub async fn sibling_binary(&self, extra: &[&str]) -> TestApp {
+        start_binary(self.db, self.database_url.clone(), None, extra).await
+    }
+
     /// Stops the server and waits until it has.
     pub async fn stop(&self) {
-        self.handle.stop(false).await;
+        match &self.server {
+            Server::InProcess(handle) => handle.stop(false).await,
+            Server::Process { .. } => self.kill(),
+        }
+    }
+
+    /// Kills a server started with `spawn_binary` at once (SIGKILL, as `kill -9`) and reaps it.
+    pub fn kill(&self) {
+        let Server::Process { child, .. } = &self.server else {
+            panic!("only a server run as a process can be killed");
+        };
+        if let Some(mut child) = child.lock().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -265,13 +393,13 @@ impl TestApp {
 
     // ---- requests ----
 
-    pub async fn request(
+    fn build(
         &self,
         method: Method,
         path: &str,
         token: Option<&str>,
         body: Option<Value>,
-    ) -> Resp {
+    ) -> reqwest::RequestBuilder {
         let mut req = self.client.request(method, self.url(path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -279,7 +407,68 @@ impl TestApp {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        read(req.send().await.expect("the server answers")).await
+        req
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        self.try_request(method, path, token, body)
+            .await
+            .expect("the server answers")
+    }
+
+    /// Like `request`, but a request the server never answers (it is gone) is an `Err`.
+    pub async fn try_request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Resp, reqwest::Error> {
+        let resp = self.build(method, path, token, body).send().await?;
+        let (status, _, body) = try_read(resp).await?;
+        Ok((status, body))
+    }
+
+    /// Like `request`, with the answer's headers.
+    pub async fn request_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let resp = self.build(method, path, token, body).send().await;
+        read_with_headers(resp.expect("the server answers")).await
+    }
+
+    /// A GET with an `Accept` header, read as text: the status, the content type, the body.
+    pub async fn get_text(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        accept: &str,
+    ) -> (StatusCode, String, String) {
+        let resp = self
+            .build(Method::GET, path, token, None)
+            .header(ACCEPT, accept)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = resp.text().await.expect("a readable body");
+        (status, content_type, text)
     }
 
     /// Sends `body` as is, labelled as JSON.
@@ -410,22 +599,202 @@ impl TestApp {
         if let Some(results) = results {
             body["results"] = json!(results);
         }
+        self.create_contest_from(body).await
+    }
+
+    /// Creates a contest from a whole creation body; returns the admin view.
+    pub async fn create_contest_from(&self, body: Value) -> Value {
         let token = self.admin_token().await;
         let (status, contest) = self.post("/api/contests", Some(&token), Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "create contest: {contest}");
         contest
     }
+
+    /// Creates `n` students in one bulk call and logs them all in at once.
+    pub async fn logged_in_students(&self, n: usize) -> Vec<Student> {
+        let created = self.create_students(n).await;
+        let tokens = join_all(
+            created
+                .iter()
+                .map(|(_, username)| self.login(username, STUDENT_PW)),
+        )
+        .await;
+        created
+            .into_iter()
+            .zip(tokens)
+            .map(|((id, username), token)| Student {
+                id,
+                username,
+                token,
+            })
+            .collect()
+    }
+
+    /// A course with `n` enrolled, logged-in students and a contest on it (the two questions of
+    /// `contest_body`) open now, with the given `results` policy.
+    pub async fn open_contest_with_students(
+        &self,
+        n: usize,
+        results: Option<&str>,
+    ) -> (Value, Vec<Student>) {
+        let course = self.create_course().await;
+        let students = self.logged_in_students(n).await;
+        if !students.is_empty() {
+            let ids: Vec<i64> = students.iter().map(|s| s.id).collect();
+            self.enroll(course, &ids).await;
+        }
+        let (start, end) = open_window();
+        let contest = self.create_contest(course, start, end, results).await;
+        (contest, students)
+    }
+
+    /// `POST /api/contests/{id}/submissions` with `{"answers": answers}`.
+    pub async fn submit(&self, contest_id: i64, token: &str, answers: Value) -> Resp {
+        self.try_submit(contest_id, token, answers)
+            .await
+            .expect("the server answers")
+    }
+
+    /// Like `submit`; `Err` when the server never answers.
+    pub async fn try_submit(
+        &self,
+        contest_id: i64,
+        token: &str,
+        answers: Value,
+    ) -> Result<Resp, reqwest::Error> {
+        let path = format!("/api/contests/{contest_id}/submissions");
+        let body = json!({ "answers": answers });
+        self.try_request(Method::POST, &path, Some(token), Some(body))
+            .await
+    }
+
+    /// `/health`, which must answer 200.
+    pub async fn health(&self) -> Value {
+        let (status, body) = self.get("/health", None).await;
+        assert_eq!(status, StatusCode::OK, "health: {body}");
+        body
+    }
+
+    /// Contest snapshots loaded from the database since the server started (`/health`).
+    pub async fn loads(&self) -> u64 {
+        let health = self.health().await;
+        health["actors"]["loads"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("an integer actors.loads in {health}"))
+    }
+
+    /// Every submission of the contest, from the admin list (one page of up to 1,000).
+    pub async fn all_submissions(&self, contest_id: i64) -> Vec<Value> {
+        let token = self.admin_token().await;
+        let path = format!("/api/contests/{contest_id}/submissions?limit=1000");
+        let (status, body) = self.get(&path, Some(&token)).await;
+        assert_eq!(status, StatusCode::OK, "submissions list: {body}");
+        assert_eq!(body["next"], Value::Null, "one page holds them all");
+        body["submissions"].as_array().expect("submissions").clone()
+    }
+
+    /// The name of this app's PostgreSQL database.
+    fn postgres_name(&self) -> String {
+        assert_eq!(self.db, Db::Postgres, "a PostgreSQL app");
+        let url = reqwest::Url::parse(&self.database_url).expect("a database URL");
+        url.path().trim_start_matches('/').to_string()
+    }
+
+    /// Cuts this app's PostgreSQL database off (`ALLOW_CONNECTIONS false`, every backend
+    /// terminated) or lets connections in again, from an admin connection to the server.
+    /// Teardown allows connections again before dropping the database.
+    pub async fn set_database_reachable(&self, reachable: bool) {
+        let name = self.postgres_name();
+        let server_url = postgres_url().expect("a PostgreSQL test");
+        let mut conn = PgConnection::connect(&server_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {server_url}: {e}"));
+        let sql = format!(r#"ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {reachable}"#);
+        sqlx::raw_sql(&sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        if !reachable {
+            let sql = format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            );
+            sqlx::raw_sql(&sql)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        let _ = conn.close().await;
+    }
+}
+
+/// A logged-in student.
+#[derive(Debug, Clone)]
+pub struct Student {
+    pub id: i64,
+    pub username: String,
+    pub token: String,
+}
+
+/// An `answers` array from `(question_id, option)` pairs.
+pub fn answers(pairs: &[(i64, i64)]) -> Value {
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(q, o)| json!({ "question_id": q, "option": o }))
+            .collect(),
+    )
+}
+
+/// The ids of the contest's questions, in order (from an admin view).
+#[track_caller]
+pub fn question_ids(contest: &Value) -> Vec<i64> {
+    contest["questions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("questions in {contest}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// Polls `check` every 20 ms until it gives `Some`, failing the test after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn read(resp: reqwest::Response) -> Resp {
+    let (status, _, body) = read_with_headers(resp).await;
+    (status, body)
+}
+
+async fn read_with_headers(resp: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
+    try_read(resp).await.expect("a readable body")
+}
+
+/// Reads a JSON answer; `Err` only when the body cannot be read (the server went away).
+async fn try_read(
+    resp: reqwest::Response,
+) -> Result<(StatusCode, HeaderMap, Value), reqwest::Error> {
     let status = resp.status();
+    let headers = resp.headers().clone();
     let is_json = resp
         .headers()
         .get(CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    let bytes = resp.bytes().await.expect("a readable body");
+    let bytes = resp.bytes().await?;
     if bytes.is_empty() {
-        return (status, Value::Null);
+        return Ok((status, headers, Value::Null));
     }
     let text = String::from_utf8_lossy(&bytes);
     assert!(
@@ -434,7 +803,7 @@ async fn read(resp: reqwest::Response) -> Resp {
     );
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
-    (status, body)
+    Ok((status, headers, body))
 }
 
 /// A contest creation body: two questions, the second worth 2 points.

@@ -1,0 +1,102 @@
+//! Crash safety: the built binary is killed with SIGKILL while hundreds of submissions are in
+//! flight; started again on the same database, it has every submission it acknowledged, and
+//! the one-submission rule holds across the restart.
+
+use std::collections::HashMap;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{answers, assert_error, id_of, spawn_binary, str_field, Db};
+
+both_databases!(; with_db: kill_9_midway_loses_no_acknowledged_submission);
+
+const STUDENTS: usize = 400;
+/// Kill the server once this many submissions have been acknowledged.
+const KILL_AT: usize = STUDENTS / 2;
+
+async fn kill_9_midway_loses_no_acknowledged_submission(db: Db) {
+    // Small batches spread the commits out, so the kill lands while many are in flight.
+    let Some(first) = spawn_binary(db, &["--writer-batch-size", "8"]).await else {
+        return;
+    };
+    let (contest, students) = first.open_contest_with_students(STUDENTS, None).await;
+    let id = id_of(&contest);
+
+    let server = &first;
+    let mut in_flight: FuturesUnordered<_> = students
+        .iter()
+        .enumerate()
+        .map(|(i, s)| async move { (i, server.try_submit(id, &s.token, answers(&[])).await) })
+        .collect();
+    // Submission id by student index, for every 201 (also those read after the kill).
+    let mut acknowledged: HashMap<usize, String> = HashMap::new();
+    let mut killed = false;
+    let mut lost_answers = 0;
+    while let Some((i, result)) = in_flight.next().await {
+        match result {
+            Ok((status, body)) => {
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                acknowledged.insert(i, str_field(&body, "id").to_string());
+            }
+            Err(e) => {
+                assert!(killed, "no answer before the kill: {e}");
+                lost_answers += 1;
+            }
+        }
+        if !killed && acknowledged.len() >= KILL_AT {
+            first.kill();
+            killed = true;
+        }
+    }
+    eprintln!(
+        "crash ({db:?}): killed after {KILL_AT} acknowledgements; {} acknowledged in all, {} \
+         unanswered",
+        acknowledged.len(),
+        lost_answers
+    );
+    assert!(killed);
+    assert!(
+        acknowledged.len() < STUDENTS,
+        "the kill came while submissions were in flight"
+    );
+
+    let second = first.sibling_binary(&[]).await;
+    let rows = second.all_submissions(id).await;
+    let stored: HashMap<i64, &Value> = rows
+        .iter()
+        .map(|r| (r["student_id"].as_i64().expect("student_id"), r))
+        .collect();
+    assert_eq!(stored.len(), rows.len(), "one row per student");
+    for (i, submission) in &acknowledged {
+        let student = &students[*i];
+        let row = stored
+            .get(&student.id)
+            .unwrap_or_else(|| panic!("{}: acknowledged {submission}, lost", student.username));
+        assert_eq!(row["id"], submission.as_str(), "{}", student.username);
+    }
+
+    // Everyone tries again: those with a row (acknowledged or not) get 409, the rest get in.
+    let retries = futures::future::join_all(
+        students
+            .iter()
+            .map(|s| second.submit(id, &s.token, answers(&[]))),
+    )
+    .await;
+    for (student, resp) in students.iter().zip(&retries) {
+        if stored.contains_key(&student.id) {
+            assert_error(resp, StatusCode::CONFLICT, "already_submitted");
+        } else {
+            assert_eq!(
+                resp.0,
+                StatusCode::CREATED,
+                "{}: {}",
+                student.username,
+                resp.1
+            );
+        }
+    }
+    assert_eq!(second.all_submissions(id).await.len(), STUDENTS);
+    second.stop().await;
+}
