@@ -3,7 +3,7 @@
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::error::PathError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
@@ -144,15 +144,11 @@ impl<'a> ErrorBody<'a> {
 }
 
 /// Extractor settings that turn body, query and path failures into the API's 400/413.
-/// JSON bodies are parsed by `routes::Json`, which names the offending field.
+/// JSON bodies and query strings are parsed by `routes::Json` and `routes::parse_query`,
+/// which name the offending field.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error));
-}
-
-fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(format!("invalid query parameters: {err}")).into()
 }
 
 fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {

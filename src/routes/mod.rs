@@ -75,3 +75,18 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
     Ok(value)
 }
+
+/// Parses the query string, naming the offending parameter in the error. Handlers call it after
+/// checking their resource, so a missing resource is 404 before a bad parameter is 400.
+fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    let pairs = form_urlencoded::parse(req.query_string().as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::bad_request(format!("invalid query parameters: {inner}"))
+        } else {
+            ApiError::bad_request(format!("{path}: {inner}"))
+        }
+    })
+}

@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::Json;
+use super::{parse_query, Json};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::model::{self, parse_id_list, ContestStatus, Id};
@@ -129,8 +129,9 @@ struct Stats {
 async fn bulk_stats(
     _admin: Admin,
     runtime: web::Data<Runtime>,
-    query: web::Query<StatsQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let query: StatsQuery = parse_query(&req)?;
     let ids = parse_id_list(&query.contest_ids, "contest_ids", 100)?;
     let now = model::now();
     let mut stats = Vec::with_capacity(ids.len());

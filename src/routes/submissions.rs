@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::parse_body;
+use super::{parse_body, parse_query};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{self, parse_id_list, Answer, Contest, ContestStatus, Id};
@@ -144,9 +144,10 @@ struct ContestIdsQuery {
 
 async fn my_submissions_bulk(
     caller: Caller,
+    req: HttpRequest,
     store: web::Data<Store>,
-    query: web::Query<ContestIdsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let query: ContestIdsQuery = parse_query(&req)?;
     let ids = parse_id_list(&query.contest_ids, "contest_ids", 100)?;
     let now = model::now();
     let submissions: Vec<OwnSubmission> = store
@@ -181,10 +182,10 @@ async fn list(
     store: web::Data<Store>,
     runtime: web::Data<Runtime>,
     path: web::Path<Id>,
-    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     runtime.ask(id, GetContest { student: None }).await??;
+    let query: PageQuery = parse_query(&req)?;
     if wants_csv(&req) {
         return csv(&store, id).await;
     }
@@ -270,12 +271,13 @@ async fn leaderboard(
     caller: Caller,
     store: web::Data<Store>,
     runtime: web::Data<Runtime>,
+    req: HttpRequest,
     path: web::Path<Id>,
-    query: web::Query<LimitQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let student = (!caller.is_admin()).then_some(caller.user.id);
     let view = runtime.ask(id, GetView { student }).await??;
+    let query: LimitQuery = parse_query(&req)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(format!(

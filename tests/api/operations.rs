@@ -31,13 +31,7 @@ both_databases!(
     submissions_list_requires_admin,
     leaderboard_ranks_by_score_then_time,
     leaderboard_students_wait_for_the_close,
-    #[ignore = "server bug: a query parameter that does not parse (limit=ten, after=not-a-uuid, \
-                an unknown parameter) answers 400 before the unknown contest's 404: web::Query \
-                is extracted before the handler checks the contest (API.md: 404 before 400)"]
     unknown_contest_is_404_before_bad_parameters,
-    #[ignore = "server bug: the 400 for limit=ten or after=not-a-uuid does not name the \
-                parameter (\"invalid query parameters: Query deserialize error: invalid digit \
-                found in string\"); API.md: the message names the offending field"]
     bad_parameters_are_named_in_the_400,
 );
 
