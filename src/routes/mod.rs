@@ -8,6 +8,7 @@ mod health;
 mod operations;
 mod submissions;
 mod users;
+pub mod ws;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -17,16 +18,18 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure).service(
-        web::scope("/api")
-            .configure(auth::configure)
-            .configure(users::configure)
-            .configure(courses::configure)
-            // Fixed paths under /contests before /contests/{id}, which would catch them.
-            .configure(operations::configure)
-            .configure(submissions::configure)
-            .configure(contests::configure),
-    );
+    cfg.configure(health::configure)
+        .configure(ws::configure)
+        .service(
+            web::scope("/api")
+                .configure(auth::configure)
+                .configure(users::configure)
+                .configure(courses::configure)
+                // Fixed paths under /contests before /contests/{id}, which would catch them.
+                .configure(operations::configure)
+                .configure(submissions::configure)
+                .configure(contests::configure),
+        );
 }
 
 /// A JSON request body. Unlike actix's `Json`, a type error names the field
