@@ -112,17 +112,15 @@ impl Subscribers {
     /// Sends to everyone, dropping those whose buffer is full or whose socket is gone.
     pub fn broadcast(&mut self, frame: &Frame) {
         let mut dropped = 0;
-        self.by_id.retain(|_, s| {
-            let keep = match s.tx.try_send(frame.clone()) {
+        self.by_id
+            .retain(|_, s| match s.tx.try_send(frame.clone()) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
                     dropped += 1;
                     false
                 }
                 Err(TrySendError::Closed(_)) => false,
-            };
-            keep
-        });
+            });
         self.dropped_slow += dropped;
     }
 }
