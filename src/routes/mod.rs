@@ -5,6 +5,7 @@ mod auth;
 mod contests;
 mod courses;
 mod health;
+pub mod metrics;
 mod operations;
 mod submissions;
 mod users;
@@ -19,6 +20,7 @@ use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
+        .configure(metrics::configure)
         .configure(ws::configure)
         .service(
             web::scope("/api")

@@ -12,3 +12,4 @@ mod errors;
 mod health;
 mod stampede;
 mod users;
+mod ws;
