@@ -52,7 +52,27 @@ impl Drop for Server {
     }
 }
 
+/// CPU seconds (user + system) a process has used, from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0 // USER_HZ
+}
+
 impl Server {
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&self.child.id().to_string())
+    }
+
     fn rss_mb(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
@@ -236,6 +256,7 @@ async fn run(n: usize, seconds: u64, concurrency: usize) -> String {
     }
     drop(tx);
     measuring.store(true, Ordering::Relaxed);
+    let (server_cpu, own_cpu) = (server.cpu_seconds(), cpu_seconds("self"));
     let mut delay = Histogram::<u64>::new(3).unwrap();
     let mut gap = Histogram::<u64>::new(3).unwrap();
     let mut frames = 0u64;
@@ -251,9 +272,11 @@ async fn run(n: usize, seconds: u64, concurrency: usize) -> String {
         }
     }
     let rss = server.rss_mb();
+    let server_cpu = (server.cpu_seconds() - server_cpu) / seconds as f64 * 100.0;
+    let own_cpu = (cpu_seconds("self") - own_cpu) / seconds as f64 * 100.0;
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     format!(
-        "| {n} | {open} | {} | {frames} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {missed} | {rss:.0} |",
+        "| {n} | {open} | {} | {frames} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {missed} | {rss:.0} | {server_cpu:.0}% | {own_cpu:.0}% |",
         failures.load(Ordering::Relaxed),
         ms(&delay, 0.5),
         ms(&delay, 0.99),
@@ -273,8 +296,8 @@ async fn main() {
         rows.push(run(n, args.seconds, args.concurrency).await);
         eprintln!("{}", rows.last().unwrap());
     }
-    println!("| sockets | open | failed | frames | delay p50 ms | p99 | max | gap p50 ms | p99 | max | missed | server RSS MB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| sockets | open | failed | frames | delay p50 ms | p99 | max | gap p50 ms | p99 | max | missed | server RSS MB | server CPU | load tool CPU |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }
