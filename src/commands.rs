@@ -11,6 +11,11 @@ use crate::telemetry;
 
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     telemetry::init(args.log_format);
+    // Every WebSocket is a descriptor: take all the hard limit allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+    }
     let app = Application::build(args).await?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }

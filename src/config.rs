@@ -105,6 +105,25 @@ pub struct RuntimeArgs {
     /// Submissions that may wait for the writer before requests get 503.
     #[arg(long, env = "CONTESTD_WRITER_QUEUE", default_value_t = 20_000)]
     pub writer_queue: usize,
+
+    /// Milliseconds between the `state` frames sent to WebSocket clients.
+    #[arg(long, env = "CONTESTD_WS_TICK_MS", default_value_t = 1000)]
+    pub ws_tick_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WsArgs {
+    /// Seconds between the pings the server sends on each WebSocket.
+    #[arg(long, env = "CONTESTD_WS_PING_SECS", default_value_t = 10)]
+    pub ws_ping_secs: u64,
+
+    /// Seconds without any answer (pong or other frame) before a WebSocket is closed.
+    #[arg(long, env = "CONTESTD_WS_TIMEOUT_SECS", default_value_t = 30)]
+    pub ws_timeout_secs: u64,
+
+    /// Frames a WebSocket may have waiting to be sent; a client that lets it fill is dropped.
+    #[arg(long, env = "CONTESTD_WS_BUFFER", default_value_t = 16)]
+    pub ws_buffer: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,6 +142,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub runtime: RuntimeArgs,
+
+    #[command(flatten)]
+    pub ws: WsArgs,
 
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "CONTESTD_BIND", default_value = "127.0.0.1:8080")]

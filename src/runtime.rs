@@ -23,6 +23,7 @@ pub fn start(store: &Store, args: &RuntimeArgs) -> Runtime {
         closed_grace: Duration::from_secs(args.contest_closed_grace_secs),
         sweep_every: (idle_ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(5)),
         arbiters: args.actor_threads.unwrap_or_else(cores).max(1),
+        tick: Duration::from_millis(args.ws_tick_ms.max(10)),
     };
     let writer = WriterConfig {
         batch_size: args.writer_batch_size.max(1),

@@ -53,6 +53,10 @@ impl Application {
         ));
 
         let runtime = web::Data::new(crate::runtime::start(&store, &args.runtime));
+        let ws = web::Data::new(routes::ws::WsState::new(&args.ws));
+        let metrics = web::Data::new(
+            routes::metrics::Metrics::new().map_err(|e| format!("metrics registry: {e}"))?,
+        );
 
         let listener = TcpListener::bind(args.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
@@ -68,6 +72,8 @@ impl Application {
                 .app_data(auth.clone())
                 .app_data(started.clone())
                 .app_data(runtime.clone())
+                .app_data(ws.clone())
+                .app_data(metrics.clone())
                 .configure(configure_extractors)
                 .configure(routes::configure)
                 .default_service(web::to(unknown_route))

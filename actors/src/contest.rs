@@ -5,13 +5,17 @@
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::model::{Answer, Contest, Id, Snapshot};
+use tokio::sync::mpsc;
+
+use crate::model::{Answer, Contest, ContestStatus, Id, Snapshot};
 use crate::rules::{ContestState, Figures, Refusal, StudentView};
+use crate::timer::{frame, Frame, FrameKind, Subscribers};
 use crate::writer::{WriteOutcome, WriterHandle};
 
 /// Figures a contest actor publishes for `/health` without being asked.
@@ -53,18 +57,96 @@ pub struct ContestActor {
     state: ContestState,
     writer: WriterHandle,
     published: Arc<Published>,
+    subscribers: Subscribers,
+    /// How often subscribers get a `state` frame.
+    tick: Duration,
+    /// The status the subscribers were last told about.
+    told_status: ContestStatus,
+    /// The timer that fires at the next start or end.
+    edge_timer: Option<SpawnHandle>,
 }
 
 impl ContestActor {
-    pub fn new(snapshot: Snapshot, writer: WriterHandle, published: Arc<Published>) -> Self {
+    pub fn new(
+        snapshot: Snapshot,
+        writer: WriterHandle,
+        published: Arc<Published>,
+        tick: Duration,
+    ) -> Self {
         let state = ContestState::new(snapshot);
         published.publish(&state);
         published.touch();
+        let told_status = state.contest().status(crate::now());
         ContestActor {
             state,
             writer,
             published,
+            subscribers: Subscribers::default(),
+            tick,
+            told_status,
+            edge_timer: None,
         }
+    }
+
+    /// One `state` frame per tick, serialized once for every subscriber.
+    fn on_tick(&mut self) {
+        let now = crate::now();
+        self.announce_edge(now);
+        if !self.subscribers.is_empty() {
+            let state = frame(FrameKind::State, self.state.contest(), now);
+            self.subscribers.broadcast(&state);
+            self.publish_subscribers();
+        }
+    }
+
+    /// Tells subscribers when the clock (or a change of times) moved the contest across its
+    /// start or end: `started` / `ended`, each followed by a fresh `state`.
+    fn announce_edge(&mut self, now: DateTime<Utc>) {
+        let status = self.state.contest().status(now);
+        if status == self.told_status {
+            return;
+        }
+        self.told_status = status;
+        let kind = match status {
+            ContestStatus::Open => FrameKind::Started,
+            ContestStatus::Closed => FrameKind::Ended,
+            // Moved back before the start: the `schedule_changed` frame said it all.
+            ContestStatus::Upcoming => return,
+        };
+        if !self.subscribers.is_empty() {
+            let contest = self.state.contest();
+            self.subscribers.broadcast(&frame(kind, contest, now));
+            self.subscribers
+                .broadcast(&frame(FrameKind::State, contest, now));
+            self.publish_subscribers();
+        }
+    }
+
+    /// Arms a timer for the next start or end, so `started`/`ended` go out on the moment
+    /// rather than at the next tick.
+    fn arm_edge_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.edge_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        let now = crate::now();
+        let contest = self.state.contest();
+        let edge = match contest.status(now) {
+            ContestStatus::Upcoming => contest.start_time,
+            ContestStatus::Open => contest.end_time,
+            ContestStatus::Closed => return,
+        };
+        let wait = (edge - now).to_std().unwrap_or_default();
+        self.edge_timer = Some(ctx.run_later(wait, |act, ctx| {
+            act.edge_timer = None;
+            act.announce_edge(crate::now());
+            act.arm_edge_timer(ctx);
+        }));
+    }
+
+    fn publish_subscribers(&self) {
+        self.published
+            .subscribers
+            .store(self.subscribers.len(), Ordering::Relaxed);
     }
 }
 
@@ -75,6 +157,8 @@ impl Actor for ContestActor {
         // The real bound is our own counter (`Published::depth`, checked by the sender);
         // actix's capacity is not enforced on `send`, so switch it off (0 = unbounded).
         ctx.set_mailbox_capacity(0);
+        ctx.run_interval(self.tick, |act, _| act.on_tick());
+        self.arm_edge_timer(ctx);
     }
 }
 
@@ -111,7 +195,7 @@ macro_rules! counted {
     )*};
 }
 
-counted!(GetView, GetContest, Submit, GetFigures, Validate);
+counted!(GetView, GetContest, Submit, GetFigures, Validate, Subscribe);
 
 /// The student view (`student: None` for an admin).
 #[derive(Message, Clone)]
@@ -255,21 +339,76 @@ pub enum Change {
 
 impl Handler<Change> for ContestActor {
     type Result = ();
-    fn handle(&mut self, change: Change, _: &mut Context<Self>) {
+    fn handle(&mut self, change: Change, ctx: &mut Context<Self>) {
         match change {
             Change::Contest(contest) if contest.id == self.state.contest().id => {
-                self.state.update_contest(contest)
+                let old = self.state.contest();
+                let moved =
+                    (old.start_time, old.end_time) != (contest.start_time, contest.end_time);
+                self.state.update_contest(contest);
+                if !self.state.contest().is_active {
+                    // Hidden from students: their sockets close.
+                    self.subscribers.clear();
+                } else if moved {
+                    let now = crate::now();
+                    let changed = frame(FrameKind::ScheduleChanged, self.state.contest(), now);
+                    self.subscribers.broadcast(&changed);
+                    self.announce_edge(now);
+                    self.arm_edge_timer(ctx);
+                }
+                self.publish_subscribers();
             }
             Change::Contest(_) => {}
             Change::Enrolled(students) => self.state.enroll(&students),
-            Change::Unenrolled(student) => self.state.unenroll(student),
+            Change::Unenrolled(student) => {
+                self.state.unenroll(student);
+                self.subscribers.remove_student(student);
+                self.publish_subscribers();
+            }
         }
         self.published.publish(&self.state);
     }
 }
 
-/// Asks the actor to stop for eviction; it refuses while writes are in flight or if it was
-/// used in the last `min_idle_ms`.
+/// Subscribes a socket to the contest's timer: checks access, then sends the current `state`
+/// at once. Frames go into `tx`, a bounded buffer; a full buffer drops the subscriber.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<u64, Refusal>")]
+pub struct Subscribe {
+    pub student: Option<Id>,
+    pub tx: mpsc::Sender<Frame>,
+}
+
+impl Handler<Subscribe> for ContestActor {
+    type Result = Result<u64, Refusal>;
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        if let Some(student) = msg.student {
+            self.state.check_access(student)?;
+        }
+        let id = self.subscribers.add(msg.student, msg.tx);
+        let state = frame(FrameKind::State, self.state.contest(), crate::now());
+        self.subscribers.send_to(id, &state);
+        self.publish_subscribers();
+        Ok(id)
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub id: u64,
+}
+
+impl Handler<Unsubscribe> for ContestActor {
+    type Result = ();
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
+        self.subscribers.remove(msg.id);
+        self.publish_subscribers();
+    }
+}
+
+/// Asks the actor to stop for eviction; it refuses while writes are in flight, while sockets
+/// are subscribed, or if it was used in the last `min_idle_ms`.
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct Retire {
@@ -280,7 +419,8 @@ impl Handler<Retire> for ContestActor {
     type Result = bool;
     fn handle(&mut self, msg: Retire, ctx: &mut Context<Self>) -> bool {
         let idle = self.published.idle_ms(Utc::now());
-        if self.state.has_pending() || idle < msg.min_idle_ms {
+        let busy = self.state.has_pending() || !self.subscribers.is_empty();
+        if busy || idle < msg.min_idle_ms {
             return false;
         }
         ctx.stop();

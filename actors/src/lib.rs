@@ -10,14 +10,18 @@ pub mod contest;
 pub mod model;
 pub mod rules;
 pub mod supervisor;
+pub mod timer;
 pub mod writer;
 
 #[cfg(test)]
 mod tests;
 
-pub use contest::{Change, GetContest, GetFigures, GetView, Receipt, Submit, Validate};
+pub use contest::{
+    Change, GetContest, GetFigures, GetView, Receipt, Submit, Subscribe, Unsubscribe, Validate,
+};
 pub use rules::{Figures, Refusal, StudentView};
 pub use supervisor::{ContestHandle, Runtime, RuntimeConfig, RuntimeError, SnapshotSource};
+pub use timer::Frame;
 pub use writer::{SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle};
 
 /// The current time to the millisecond, the precision both databases keep.

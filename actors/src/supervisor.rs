@@ -40,6 +40,8 @@ pub struct RuntimeConfig {
     pub sweep_every: Duration,
     /// Arbiters (threads) the contest actors are spread over.
     pub arbiters: usize,
+    /// How often WebSocket subscribers get a `state` frame.
+    pub tick: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -50,6 +52,7 @@ impl Default for RuntimeConfig {
             closed_grace: Duration::from_secs(600),
             sweep_every: Duration::from_secs(5),
             arbiters: 2,
+            tick: Duration::from_secs(1),
         }
     }
 }
@@ -321,7 +324,12 @@ impl Supervisor {
         let contest_id = snapshot.contest.id;
         let course_id = snapshot.contest.course_id;
         let published = Arc::new(Published::default());
-        let actor = ContestActor::new(snapshot, self.writer.clone(), published.clone());
+        let actor = ContestActor::new(
+            snapshot,
+            self.writer.clone(),
+            published.clone(),
+            self.config.tick,
+        );
         let i = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr = ContestActor::start_in_arbiter(&self.arbiters[i].handle(), move |_| actor);
         let handle = ContestHandle {

@@ -5,9 +5,11 @@ mod auth;
 mod contests;
 mod courses;
 mod health;
+pub mod metrics;
 mod operations;
 mod submissions;
 mod users;
+pub mod ws;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -17,16 +19,19 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure).service(
-        web::scope("/api")
-            .configure(auth::configure)
-            .configure(users::configure)
-            .configure(courses::configure)
-            // Fixed paths under /contests before /contests/{id}, which would catch them.
-            .configure(operations::configure)
-            .configure(submissions::configure)
-            .configure(contests::configure),
-    );
+    cfg.configure(health::configure)
+        .configure(metrics::configure)
+        .configure(ws::configure)
+        .service(
+            web::scope("/api")
+                .configure(auth::configure)
+                .configure(users::configure)
+                .configure(courses::configure)
+                // Fixed paths under /contests before /contests/{id}, which would catch them.
+                .configure(operations::configure)
+                .configure(submissions::configure)
+                .configure(contests::configure),
+        );
 }
 
 /// A JSON request body. Unlike actix's `Json`, a type error names the field

@@ -16,3 +16,4 @@ mod runtime;
 mod stampede;
 mod submissions;
 mod users;
+mod ws;
