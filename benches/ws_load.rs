@@ -19,7 +19,6 @@ use futures::stream::{self, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser)]
 struct Args {
@@ -32,12 +31,13 @@ struct Args {
     /// Sockets opened at once while connecting.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
+    /// The server's `--ws-tick-ms`.
+    #[arg(long, default_value_t = 1000)]
+    tick_ms: u64,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
 }
-
-const TICK: Duration = Duration::from_secs(1);
 
 struct Server {
     child: Child,
@@ -84,7 +84,7 @@ impl Server {
     }
 }
 
-async fn start_server() -> Server {
+async fn start_server(tick_ms: u64) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -105,6 +105,7 @@ async fn start_server() -> Server {
             "--argon2-iterations",
             "1",
         ])
+        .args(["--ws-tick-ms", &tick_ms.to_string()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -198,19 +199,20 @@ struct Sample {
     gap_us: Option<u64>,
 }
 
-async fn run(n: usize, seconds: u64, concurrency: usize) -> String {
-    let server = start_server().await;
+async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String {
+    let server = start_server(tick_ms).await;
     let (contest, tokens) = setup(&server.base, n, concurrency).await;
-    let ws_base = server.base.replacen("http", "ws", 1);
     let (tx, mut rx) = mpsc::unbounded_channel::<Sample>();
     let failures = Arc::new(AtomicUsize::new(0));
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let address = server.base.trim_start_matches("http://").to_string();
     let connected = stream::iter(tokens.into_iter().map(|token| {
-        let url = format!("{ws_base}/ws/contests/{contest}?token={token}");
+        let path = format!("/ws/contests/{contest}?token={token}");
         let failures = failures.clone();
+        let address = address.clone();
         async move {
-            match tokio_tungstenite::connect_async(url).await {
-                Ok((socket, _)) => Some(socket),
+            match raw::connect(&address, &path).await {
+                Ok(socket) => Some(socket),
                 Err(_) => {
                     failures.fetch_add(1, Ordering::Relaxed);
                     None
@@ -223,27 +225,25 @@ async fn run(n: usize, seconds: u64, concurrency: usize) -> String {
     .collect::<Vec<_>>()
     .await;
     let open = connected.len();
-    for mut socket in connected {
+    for socket in connected {
         let tx = tx.clone();
         let measuring = measuring.clone();
         tokio::spawn(async move {
             let mut last: Option<Instant> = None;
-            while let Some(Ok(message)) = socket.next().await {
-                let Message::Text(text) = message else {
-                    continue;
-                };
+            let mut frames = raw::Frames::new(socket);
+            while let Some(text) = frames.next_text().await {
                 let arrived = Utc::now();
                 let now = Instant::now();
-                let Ok(frame) = serde_json::from_str::<Value>(&text) else {
-                    continue;
-                };
                 let gap = last.map(|l| (now - l).as_micros() as u64);
                 last = Some(now);
                 if !measuring.load(Ordering::Relaxed) {
                     continue;
                 }
-                let sent: Option<DateTime<Utc>> =
-                    frame["server_time"].as_str().and_then(|t| t.parse().ok());
+                // Only `server_time` is needed: find it rather than parse the whole frame.
+                let sent: Option<DateTime<Utc>> = text
+                    .split_once("\"server_time\":\"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .and_then(|(t, _)| t.parse().ok());
                 let delay_us = sent.map_or(0, |s| {
                     (arrived - s).num_microseconds().unwrap_or(0).max(0) as u64
                 });
@@ -267,7 +267,7 @@ async fn run(n: usize, seconds: u64, concurrency: usize) -> String {
         delay.record(sample.delay_us.max(1)).unwrap();
         if let Some(g) = sample.gap_us {
             gap.record(g.max(1)).unwrap();
-            let ticks = (g as f64 / TICK.as_micros() as f64).round() as u64;
+            let ticks = (g as f64 / (tick_ms * 1000) as f64).round() as u64;
             missed += ticks.saturating_sub(1);
         }
     }
@@ -293,12 +293,105 @@ async fn main() {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let mut rows = Vec::new();
     for &n in &args.clients {
-        rows.push(run(n, args.seconds, args.concurrency).await);
+        rows.push(run(n, args.seconds, args.concurrency, args.tick_ms).await);
         eprintln!("{}", rows.last().unwrap());
     }
     println!("| sockets | open | failed | frames | delay p50 ms | p99 | max | gap p50 ms | p99 | max | missed | server RSS MB | server CPU | load tool CPU |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
+    }
+}
+
+/// A minimal WebSocket client, so the load tool costs little next to the server it measures:
+/// the handshake, then unmasked server frames read straight off the socket; pings are answered.
+mod raw {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub async fn connect(address: &str, path: &str) -> std::io::Result<TcpStream> {
+        let mut socket = TcpStream::connect(address).await?;
+        socket.set_nodelay(true)?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        socket.write_all(request.as_bytes()).await?;
+        // Read the response head byte by byte: the first frame may follow it at once.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            if socket.read(&mut byte).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            head.push(byte[0]);
+        }
+        if !head.starts_with(b"HTTP/1.1 101") {
+            return Err(std::io::Error::other(
+                String::from_utf8_lossy(&head).into_owned(),
+            ));
+        }
+        Ok(socket)
+    }
+
+    pub struct Frames {
+        socket: TcpStream,
+        buf: Vec<u8>,
+    }
+
+    impl Frames {
+        pub fn new(socket: TcpStream) -> Self {
+            Frames {
+                socket,
+                buf: Vec::with_capacity(1024),
+            }
+        }
+
+        /// The next text frame's payload; `None` when the socket closes.
+        pub async fn next_text(&mut self) -> Option<String> {
+            loop {
+                if let Some((opcode, payload, used)) = parse(&self.buf) {
+                    self.buf.drain(..used);
+                    match opcode {
+                        0x1 => return String::from_utf8(payload).ok(),
+                        0x8 => return None,
+                        0x9 => {
+                            // Pong, masked with a zero key as clients must mask.
+                            let mut pong = vec![0x8A, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+                            pong.extend_from_slice(&payload);
+                            self.socket.write_all(&pong).await.ok()?;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                let mut chunk = [0u8; 4096];
+                let n = self.socket.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+
+    /// One complete server frame at the start of `buf`: (opcode, payload, bytes used).
+    fn parse(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+        if buf.len() < 2 {
+            return None;
+        }
+        let opcode = buf[0] & 0x0F;
+        let (len, head) = match buf[1] & 0x7F {
+            126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+            127 if buf.len() >= 10 => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&buf[2..10]);
+                (u64::from_be_bytes(b) as usize, 10)
+            }
+            126 | 127 => return None,
+            n => (n as usize, 2),
+        };
+        let end = head + len;
+        (buf.len() >= end).then(|| (opcode, buf[head..end].to_vec(), end))
     }
 }
