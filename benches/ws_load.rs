@@ -195,6 +195,10 @@ async fn setup(base: &str, n: usize, concurrency: usize) -> (i64, Vec<String>) {
 
 /// One frame's figures: delay after `server_time`, and gap since the socket's previous frame.
 struct Sample {
+    socket: usize,
+    /// The frame's `server_time` (ms), naming its tick, and when it arrived.
+    tick_ms: i64,
+    at: Instant,
     delay_us: u64,
     gap_us: Option<u64>,
 }
@@ -225,7 +229,7 @@ async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String
     .collect::<Vec<_>>()
     .await;
     let open = connected.len();
-    for socket in connected {
+    for (index, socket) in connected.into_iter().enumerate() {
         let tx = tx.clone();
         let measuring = measuring.clone();
         tokio::spawn(async move {
@@ -248,6 +252,9 @@ async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String
                     (arrived - s).num_microseconds().unwrap_or(0).max(0) as u64
                 });
                 let _ = tx.send(Sample {
+                    socket: index,
+                    tick_ms: sent.map_or(0, |s| s.timestamp_millis()),
+                    at: now,
                     delay_us,
                     gap_us: gap,
                 });
@@ -260,23 +267,36 @@ async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String
     let mut delay = Histogram::<u64>::new(3).unwrap();
     let mut gap = Histogram::<u64>::new(3).unwrap();
     let mut frames = 0u64;
+    // Spread: how long after the tick's first arrival each frame of that tick arrived (clock-free).
+    let mut first_arrival: std::collections::HashMap<i64, Instant> = Default::default();
+    let mut spread = Histogram::<u64>::new(3).unwrap();
+    // Per socket: frames more than 500 ms late, and all frames.
+    let mut late = vec![(0u32, 0u32); open];
     let mut missed = 0u64;
     let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
     while let Ok(Some(sample)) = tokio::time::timeout_at(until, rx.recv()).await {
         frames += 1;
         delay.record(sample.delay_us.max(1)).unwrap();
+        let first = *first_arrival.entry(sample.tick_ms).or_insert(sample.at);
+        spread
+            .record((sample.at.saturating_duration_since(first).as_micros() as u64).max(1))
+            .unwrap();
+        let entry = &mut late[sample.socket];
+        entry.0 += u32::from(sample.delay_us > 500_000);
+        entry.1 += 1;
         if let Some(g) = sample.gap_us {
             gap.record(g.max(1)).unwrap();
             let ticks = (g as f64 / (tick_ms * 1000) as f64).round() as u64;
             missed += ticks.saturating_sub(1);
         }
     }
+    let late_sockets = late.iter().filter(|(l, n)| *n > 0 && *l * 2 > *n).count();
     let rss = server.rss_mb();
     let server_cpu = (server.cpu_seconds() - server_cpu) / seconds as f64 * 100.0;
     let own_cpu = (cpu_seconds("self") - own_cpu) / seconds as f64 * 100.0;
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     format!(
-        "| {n} | {open} | {} | {frames} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {missed} | {rss:.0} | {server_cpu:.0}% | {own_cpu:.0}% |",
+        "| {n} | {open} | {} | {frames} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {missed} | {late_sockets} | {:.1} | {:.1} | {rss:.0} | {server_cpu:.0}% | {own_cpu:.0}% |",
         failures.load(Ordering::Relaxed),
         ms(&delay, 0.5),
         ms(&delay, 0.99),
@@ -284,6 +304,8 @@ async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String
         ms(&gap, 0.5),
         ms(&gap, 0.99),
         gap.max() as f64 / 1000.0,
+        ms(&spread, 0.99),
+        spread.max() as f64 / 1000.0,
     )
 }
 
@@ -296,8 +318,8 @@ async fn main() {
         rows.push(run(n, args.seconds, args.concurrency, args.tick_ms).await);
         eprintln!("{}", rows.last().unwrap());
     }
-    println!("| sockets | open | failed | frames | delay p50 ms | p99 | max | gap p50 ms | p99 | max | missed | server RSS MB | server CPU | load tool CPU |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| sockets | open | failed | frames | delay p50 ms | p99 | max | gap p50 ms | p99 | max | missed | mostly late sockets | spread p99 ms | spread max | server RSS MB | server CPU | load tool CPU |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }

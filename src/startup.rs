@@ -79,6 +79,8 @@ impl Application {
                 .default_service(web::to(unknown_route))
         })
         .workers(args.workers())
+        // Small frames (timer ticks, JSON answers) go out at once, not after Nagle's wait.
+        .tcp_nodelay(true)
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();
