@@ -33,8 +33,6 @@ pub enum ApiError {
     ContestNotOpen(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("request body is larger than {} KiB", MAX_BODY_BYTES / 1024)]
-    PayloadTooLarge,
     #[error("{message}")]
     Unavailable { message: String, retry_after_s: u32 },
     /// Anything we did not expect: the detail goes to the log, the client sees a plain message.
@@ -55,7 +53,6 @@ impl ApiError {
             ApiError::AlreadySubmitted => "already_submitted",
             ApiError::ContestNotOpen(_) => "contest_not_open",
             ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Unexpected(_) => "internal",
         }
@@ -91,7 +88,6 @@ impl ResponseError for ApiError {
             ApiError::AlreadySubmitted | ApiError::ContestNotOpen(_) | ApiError::Conflict(_) => {
                 StatusCode::CONFLICT
             }
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -105,7 +105,7 @@ async fn patch(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    if store.contest(id).await?.is_none() {
+    if !store.contest_exists(id).await? {
         return Err(ApiError::not_found("contest"));
     }
     let patch: ContestPatch = parse_body(&body)?;

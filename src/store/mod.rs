@@ -406,6 +406,13 @@ impl Store {
         Ok(n > 0)
     }
 
+    pub async fn contest_exists(&self, contest_id: Id) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM contests WHERE id = $1";
+        let n: i64 =
+            on_pool!(self, pool => sqlx::query_scalar(sql).bind(contest_id).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+
     /// Enrolls (or re-activates) the students, all or nothing. Ids that are not students are
     /// reported as `Invalid`, naming them. Returns the number of distinct students enrolled.
     pub async fn enroll(
