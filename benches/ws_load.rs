@@ -34,6 +34,9 @@ struct Args {
     /// The server's `--ws-tick-ms`.
     #[arg(long, default_value_t = 1000)]
     tick_ms: u64,
+    /// The server binary to measure (default: this build's `contestd`), e.g. an older build.
+    #[arg(long)]
+    server_bin: Option<String>,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -84,14 +87,14 @@ impl Server {
     }
 }
 
-async fn start_server(tick_ms: u64) -> Server {
+async fn start_server(bin: &str, tick_ms: u64) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_contestd"))
+    let child = Command::new(bin)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args([
             "--database-url",
@@ -203,65 +206,74 @@ struct Sample {
     gap_us: Option<u64>,
 }
 
-async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String {
-    let server = start_server(tick_ms).await;
+async fn run(args: &Args, n: usize) -> String {
+    let (seconds, concurrency, tick_ms) = (args.seconds, args.concurrency, args.tick_ms);
+    let bin = args
+        .server_bin
+        .as_deref()
+        .unwrap_or(env!("CARGO_BIN_EXE_contestd"));
+    let server = start_server(bin, tick_ms).await;
     let (contest, tokens) = setup(&server.base, n, concurrency).await;
     let (tx, mut rx) = mpsc::unbounded_channel::<Sample>();
     let failures = Arc::new(AtomicUsize::new(0));
+    // Sockets the server closed (or that broke) once open: each is a failure too.
+    let closed = Arc::new(AtomicUsize::new(0));
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let address = server.base.trim_start_matches("http://").to_string();
-    let connected = stream::iter(tokens.into_iter().map(|token| {
+    // Each socket is read from the moment it opens: a socket left unread while the others
+    // connect would hold a backlog of old frames, and its first "delays" would be whole ticks.
+    let opened = stream::iter(tokens.into_iter().enumerate().map(|(index, token)| {
         let path = format!("/ws/contests/{contest}?token={token}");
         let failures = failures.clone();
         let address = address.clone();
+        let tx = tx.clone();
+        let measuring = measuring.clone();
+        let closed = closed.clone();
         async move {
-            match raw::connect(&address, &path).await {
-                Ok(socket) => Some(socket),
-                Err(_) => {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    None
+            let Ok(socket) = raw::connect(&address, &path).await else {
+                failures.fetch_add(1, Ordering::Relaxed);
+                return false;
+            };
+            tokio::spawn(async move {
+                let mut last: Option<Instant> = None;
+                let mut frames = raw::Frames::new(socket);
+                while let Some(text) = frames.next_text().await {
+                    let arrived = Utc::now();
+                    let now = Instant::now();
+                    let gap = last.map(|l| (now - l).as_micros() as u64);
+                    last = Some(now);
+                    if !measuring.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    // Only `server_time` is needed: find it rather than parse the whole frame.
+                    let sent: Option<DateTime<Utc>> = text
+                        .split_once("\"server_time\":\"")
+                        .and_then(|(_, rest)| rest.split_once('"'))
+                        .and_then(|(t, _)| t.parse().ok());
+                    let delay_us = sent.map_or(0, |s| {
+                        (arrived - s).num_microseconds().unwrap_or(0).max(0) as u64
+                    });
+                    let _ = tx.send(Sample {
+                        socket: index,
+                        tick_ms: sent.map_or(0, |s| s.timestamp_millis()),
+                        at: now,
+                        delay_us,
+                        gap_us: gap,
+                    });
                 }
-            }
+                closed.fetch_add(1, Ordering::Relaxed);
+            });
+            true
         }
     }))
     .buffer_unordered(concurrency)
-    .filter_map(|s| async move { s })
-    .collect::<Vec<_>>()
+    .filter(|&ok| async move { ok })
+    .count()
     .await;
-    let open = connected.len();
-    for (index, socket) in connected.into_iter().enumerate() {
-        let tx = tx.clone();
-        let measuring = measuring.clone();
-        tokio::spawn(async move {
-            let mut last: Option<Instant> = None;
-            let mut frames = raw::Frames::new(socket);
-            while let Some(text) = frames.next_text().await {
-                let arrived = Utc::now();
-                let now = Instant::now();
-                let gap = last.map(|l| (now - l).as_micros() as u64);
-                last = Some(now);
-                if !measuring.load(Ordering::Relaxed) {
-                    continue;
-                }
-                // Only `server_time` is needed: find it rather than parse the whole frame.
-                let sent: Option<DateTime<Utc>> = text
-                    .split_once("\"server_time\":\"")
-                    .and_then(|(_, rest)| rest.split_once('"'))
-                    .and_then(|(t, _)| t.parse().ok());
-                let delay_us = sent.map_or(0, |s| {
-                    (arrived - s).num_microseconds().unwrap_or(0).max(0) as u64
-                });
-                let _ = tx.send(Sample {
-                    socket: index,
-                    tick_ms: sent.map_or(0, |s| s.timestamp_millis()),
-                    at: now,
-                    delay_us,
-                    gap_us: gap,
-                });
-            }
-        });
-    }
+    let open = opened;
     drop(tx);
+    // One tick to settle after the last connection, then measure.
+    tokio::time::sleep(Duration::from_millis(tick_ms)).await;
     measuring.store(true, Ordering::Relaxed);
     let (server_cpu, own_cpu) = (server.cpu_seconds(), cpu_seconds("self"));
     let mut delay = Histogram::<u64>::new(3).unwrap();
@@ -271,7 +283,7 @@ async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String
     let mut first_arrival: std::collections::HashMap<i64, Instant> = Default::default();
     let mut spread = Histogram::<u64>::new(3).unwrap();
     // Per socket: frames more than 500 ms late, and all frames.
-    let mut late = vec![(0u32, 0u32); open];
+    let mut late = vec![(0u32, 0u32); n];
     let mut missed = 0u64;
     let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
     while let Ok(Some(sample)) = tokio::time::timeout_at(until, rx.recv()).await {
@@ -296,8 +308,9 @@ async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String
     let own_cpu = (cpu_seconds("self") - own_cpu) / seconds as f64 * 100.0;
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     format!(
-        "| {n} | {open} | {} | {frames} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {missed} | {late_sockets} | {:.1} | {:.1} | {rss:.0} | {server_cpu:.0}% | {own_cpu:.0}% |",
+        "| {n} | {open} | {} | {} | {frames} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {missed} | {late_sockets} | {:.1} | {:.1} | {rss:.0} | {server_cpu:.0}% | {own_cpu:.0}% |",
         failures.load(Ordering::Relaxed),
+        closed.load(Ordering::Relaxed),
         ms(&delay, 0.5),
         ms(&delay, 0.99),
         delay.max() as f64 / 1000.0,
@@ -309,17 +322,17 @@ async fn run(n: usize, seconds: u64, concurrency: usize, tick_ms: u64) -> String
     )
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Args::parse();
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let mut rows = Vec::new();
     for &n in &args.clients {
-        rows.push(run(n, args.seconds, args.concurrency, args.tick_ms).await);
+        rows.push(run(&args, n).await);
         eprintln!("{}", rows.last().unwrap());
     }
-    println!("| sockets | open | failed | frames | delay p50 ms | p99 | max | gap p50 ms | p99 | max | missed | mostly late sockets | spread p99 ms | spread max | server RSS MB | server CPU | load tool CPU |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| sockets | open | failed | closed | frames | delay p50 ms | p99 | max | gap p50 ms | p99 | max | missed | mostly late sockets | spread p99 ms | spread max | server RSS MB | server CPU | load tool CPU |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }

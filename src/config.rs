@@ -120,10 +120,6 @@ pub struct WsArgs {
     /// Seconds without any answer (pong or other frame) before a WebSocket is closed.
     #[arg(long, env = "CONTESTD_WS_TIMEOUT_SECS", default_value_t = 30)]
     pub ws_timeout_secs: u64,
-
-    /// Frames a WebSocket may have waiting to be sent; a client that lets it fill is dropped.
-    #[arg(long, env = "CONTESTD_WS_BUFFER", default_value_t = 16)]
-    pub ws_buffer: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,11 +11,9 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use tokio::sync::mpsc;
-
 use crate::model::{Answer, Contest, ContestStatus, Id, Snapshot};
 use crate::rules::{ContestState, Figures, Refusal, StudentView};
-use crate::timer::{frame, Frame, FrameKind, Subscribers};
+use crate::timer::{frame, FrameKind, Outlet, Subscribers};
 use crate::writer::{WriteOutcome, WriterHandle};
 
 /// Figures a contest actor publishes for `/health` without being asked.
@@ -371,25 +369,25 @@ impl Handler<Change> for ContestActor {
 }
 
 /// Subscribes a socket to the contest's timer: checks access, then sends the current `state`
-/// at once. Frames go into `tx`, a bounded buffer; a full buffer drops the subscriber.
+/// at once. `id` is the socket's id, unique in the process; frames go to `outlet`.
 #[derive(Message, Clone)]
-#[rtype(result = "Result<u64, Refusal>")]
+#[rtype(result = "Result<(), Refusal>")]
 pub struct Subscribe {
+    pub id: u64,
     pub student: Option<Id>,
-    pub tx: mpsc::Sender<Frame>,
+    pub outlet: Outlet,
 }
 
 impl Handler<Subscribe> for ContestActor {
-    type Result = Result<u64, Refusal>;
+    type Result = Result<(), Refusal>;
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
         if let Some(student) = msg.student {
             self.state.check_access(student)?;
         }
-        let id = self.subscribers.add(msg.student, msg.tx);
         let state = frame(FrameKind::State, self.state.contest(), crate::now());
-        self.subscribers.send_to(id, &state);
+        self.subscribers.add(msg.id, msg.student, msg.outlet, state);
         self.publish_subscribers();
-        Ok(id)
+        Ok(())
     }
 }
 

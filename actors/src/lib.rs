@@ -21,7 +21,7 @@ pub use contest::{
 };
 pub use rules::{Figures, Refusal, StudentView};
 pub use supervisor::{ContestHandle, Runtime, RuntimeConfig, RuntimeError, SnapshotSource};
-pub use timer::Frame;
+pub use timer::{Frame, Outlet, Push};
 pub use writer::{SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle};
 
 /// The current time to the millisecond, the precision both databases keep.

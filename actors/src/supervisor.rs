@@ -114,6 +114,11 @@ impl ContestHandle {
         self.addr.connected()
     }
 
+    /// Whether both handles reach the same actor (not a restarted one).
+    pub fn same_actor(&self, other: &ContestHandle) -> bool {
+        self.addr == other.addr
+    }
+
     pub fn published(&self) -> &Published {
         &self.published
     }

@@ -1,13 +1,12 @@
 //! The live timer of a contest: its frames, serialized once and shared by every subscriber,
-//! and the set of subscribers, each behind a bounded buffer. A subscriber whose buffer is full
-//! (a client that does not read) is dropped, so it never slows the contest or the others.
+//! and the set of subscribers, grouped behind outlets so a tick costs one send per outlet.
 
 use std::collections::HashMap;
 
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 
 use crate::model::{Contest, ContestStatus, Id};
 
@@ -57,37 +56,91 @@ pub fn frame(kind: FrameKind, contest: &Contest, now: DateTime<Utc>) -> Frame {
     serde_json::to_string(&body).unwrap_or_default().into()
 }
 
-struct Subscriber {
-    student: Option<Id>,
-    tx: mpsc::Sender<Frame>,
+/// What a contest sends down an [`Outlet`].
+#[derive(Debug, Clone)]
+pub enum Push {
+    /// A frame for every subscriber behind the outlet.
+    All(Frame),
+    /// A frame for one subscriber (its first `state`).
+    One(u64, Frame),
+    /// The subscriber lost access (unenrolled): close its socket.
+    Close(u64),
 }
 
+/// A fan-out point that many subscribers share (in the server: one per HTTP worker thread and
+/// contest), so a tick costs the contest one send per outlet, not one per socket. The outlet
+/// owns the per-socket buffers and drops a socket that does not read. When the contest drops
+/// its last sender (it stopped, or the contest was hidden), the outlet closes all its sockets.
+#[derive(Debug, Clone)]
+pub struct Outlet {
+    pub id: u64,
+    pub tx: mpsc::UnboundedSender<Push>,
+}
+
+struct Shared {
+    tx: mpsc::UnboundedSender<Push>,
+    subscribers: usize,
+}
+
+/// The contest's subscribers, by the id their outlet gave them, and the outlets they sit behind.
 #[derive(Default)]
 pub struct Subscribers {
-    next_id: u64,
-    by_id: HashMap<u64, Subscriber>,
-    /// Subscribers dropped because their buffer was full.
-    pub dropped_slow: u64,
+    by_id: HashMap<u64, (Option<Id>, u64)>,
+    outlets: HashMap<u64, Shared>,
 }
 
 impl Subscribers {
-    pub fn add(&mut self, student: Option<Id>, tx: mpsc::Sender<Frame>) -> u64 {
-        self.next_id += 1;
-        self.by_id.insert(self.next_id, Subscriber { student, tx });
-        self.next_id
+    /// Adds subscriber `id` behind `outlet` and sends it `first`.
+    pub fn add(&mut self, id: u64, student: Option<Id>, outlet: Outlet, first: Frame) {
+        let shared = self.outlets.entry(outlet.id).or_insert(Shared {
+            tx: outlet.tx,
+            subscribers: 0,
+        });
+        if shared.tx.send(Push::One(id, first)).is_err() {
+            self.outlets.remove(&outlet.id);
+            return;
+        }
+        shared.subscribers += 1;
+        if let Some((_, old)) = self.by_id.insert(id, (student, outlet.id)) {
+            self.release(old);
+        }
     }
 
     pub fn remove(&mut self, id: u64) {
-        self.by_id.remove(&id);
+        if let Some((_, outlet)) = self.by_id.remove(&id) {
+            self.release(outlet);
+        }
     }
 
-    /// Drops the student's subscriptions (unenrolled): their sockets close.
+    fn release(&mut self, outlet: u64) {
+        if let Some(shared) = self.outlets.get_mut(&outlet) {
+            shared.subscribers = shared.subscribers.saturating_sub(1);
+            if shared.subscribers == 0 {
+                self.outlets.remove(&outlet);
+            }
+        }
+    }
+
+    /// Closes the student's sockets (unenrolled).
     pub fn remove_student(&mut self, student: Id) {
-        self.by_id.retain(|_, s| s.student != Some(student));
+        let ids: Vec<u64> = self
+            .by_id
+            .iter()
+            .filter(|(_, (s, _))| *s == Some(student))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            if let Some(shared) = self.by_id.get(&id).and_then(|(_, o)| self.outlets.get(o)) {
+                let _ = shared.tx.send(Push::Close(id));
+            }
+            self.remove(id);
+        }
     }
 
+    /// Closes every socket: dropping the senders makes each outlet close its sockets.
     pub fn clear(&mut self) {
         self.by_id.clear();
+        self.outlets.clear();
     }
 
     pub fn len(&self) -> usize {
@@ -98,30 +151,18 @@ impl Subscribers {
         self.by_id.is_empty()
     }
 
-    /// Sends to one subscriber; drops it if it cannot take the frame.
-    pub fn send_to(&mut self, id: u64, frame: &Frame) {
-        let keep = self
-            .by_id
-            .get(&id)
-            .is_some_and(|s| s.tx.try_send(frame.clone()).is_ok());
-        if !keep {
-            self.by_id.remove(&id);
-        }
-    }
-
-    /// Sends to everyone, dropping those whose buffer is full or whose socket is gone.
+    /// Sends to every outlet once; an outlet that is gone takes its subscribers with it.
     pub fn broadcast(&mut self, frame: &Frame) {
-        let mut dropped = 0;
-        self.by_id
-            .retain(|_, s| match s.tx.try_send(frame.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    dropped += 1;
-                    false
-                }
-                Err(TrySendError::Closed(_)) => false,
-            });
-        self.dropped_slow += dropped;
+        let gone: Vec<u64> = self
+            .outlets
+            .iter()
+            .filter(|(_, s)| s.tx.send(Push::All(frame.clone())).is_err())
+            .map(|(&id, _)| id)
+            .collect();
+        if !gone.is_empty() {
+            self.outlets.retain(|id, _| !gone.contains(id));
+            self.by_id.retain(|_, (_, o)| !gone.contains(o));
+        }
     }
 }
 
@@ -182,36 +223,58 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_full_buffer_drops_only_that_subscriber() {
-        let mut subs = Subscribers::default();
-        let (slow_tx, _slow_rx) = mpsc::channel(2);
-        let (fast_tx, mut fast_rx) = mpsc::channel(2);
-        subs.add(Some(1), slow_tx);
-        subs.add(Some(2), fast_tx);
-        let f: Frame = "x".into();
-        for _ in 0..5 {
-            subs.broadcast(&f);
-            while fast_rx.try_recv().is_ok() {} // the fast client reads
-        }
-        assert_eq!(subs.len(), 1);
-        assert_eq!(subs.dropped_slow, 1);
+    fn outlet(id: u64) -> (Outlet, mpsc::UnboundedReceiver<Push>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Outlet { id, tx }, rx)
     }
 
     #[test]
-    fn closed_sockets_and_unenrolled_students_leave() {
+    fn a_tick_costs_one_send_per_outlet() {
         let mut subs = Subscribers::default();
-        let (a, a_rx) = mpsc::channel(4);
-        let (b, _b_rx) = mpsc::channel(4);
-        let (c, _c_rx) = mpsc::channel(4);
-        subs.add(Some(1), a);
-        subs.add(Some(2), b);
-        subs.add(None, c);
+        let (a, mut a_rx) = outlet(1);
+        let (b, mut b_rx) = outlet(2);
+        for id in 1..=3 {
+            subs.add(id, Some(id as Id), a.clone(), "first".into());
+        }
+        subs.add(4, Some(4), b, "first".into());
+        subs.broadcast(&"tick".into());
+        let pushes = |rx: &mut mpsc::UnboundedReceiver<Push>| {
+            std::iter::from_fn(|| rx.try_recv().ok()).collect::<Vec<_>>()
+        };
+        let a_got = pushes(&mut a_rx);
+        assert_eq!(a_got.len(), 4, "three firsts and one tick: {a_got:?}");
+        assert!(matches!(&a_got[3], Push::All(f) if f == "tick"));
+        assert_eq!(pushes(&mut b_rx).len(), 2);
+        assert_eq!(subs.len(), 4);
+    }
+
+    #[test]
+    fn unenrolled_students_are_closed_and_empty_outlets_released() {
+        let mut subs = Subscribers::default();
+        let (a, mut a_rx) = outlet(1);
+        subs.add(1, Some(7), a.clone(), "f".into());
+        subs.add(2, None, a, "f".into());
+        subs.remove_student(7);
+        let got: Vec<Push> = std::iter::from_fn(|| a_rx.try_recv().ok()).collect();
+        assert!(matches!(got.last(), Some(Push::Close(1))), "{got:?}");
+        assert_eq!(subs.len(), 1);
+        subs.remove(2);
+        // The contest no longer holds the outlet's sender: the outlet sees the end.
+        assert!(matches!(
+            a_rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+    }
+
+    #[test]
+    fn a_gone_outlet_takes_its_subscribers_with_it() {
+        let mut subs = Subscribers::default();
+        let (a, a_rx) = outlet(1);
+        let (b, _b_rx) = outlet(2);
+        subs.add(1, Some(1), a, "f".into());
+        subs.add(2, Some(2), b, "f".into());
         drop(a_rx);
         subs.broadcast(&"x".into());
-        assert_eq!(subs.len(), 2);
-        assert_eq!(subs.dropped_slow, 0, "a closed socket is not a slow one");
-        subs.remove_student(2);
         assert_eq!(subs.len(), 1);
     }
 }

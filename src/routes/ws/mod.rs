@@ -1,34 +1,38 @@
 //! `GET /ws/contests/{id}`: the live timer. Refusals (401, 403, 404) are ordinary HTTP answers
-//! before the upgrade. After it, one task per socket forwards the frames the contest actor puts
-//! in the socket's bounded buffer, pings every `ws_ping_secs`, and closes the socket after
-//! `ws_timeout_secs` without an answer or when the contest drops it (buffer full, unenrolled,
-//! contest hidden).
+//! before the upgrade. After it, the socket sits behind its worker thread's outlet for the
+//! contest (see `outlet`), which hands it the contest's frames; one task per socket reads the
+//! client, pings every `ws_ping_secs`, and closes the socket after `ws_timeout_secs` without an
+//! answer or when the outlet says so (queue full, unenrolled, contest hidden).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod outlet;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
 use futures_util::FutureExt;
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 use crate::auth::Caller;
 use crate::config::WsArgs;
 use crate::error::ApiError;
 use crate::model::Id;
-use contestd_actors::{ContestHandle, Frame, Runtime, Subscribe, Unsubscribe};
+use contestd_actors::{ContestHandle, Runtime, Subscribe, Unsubscribe};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/ws/contests/{id}").route(web::get().to(connect)));
 }
 
-/// WebSocket settings and the count of open sockets (for `/metrics`).
+/// WebSocket settings and figures (for `/metrics`).
 pub struct WsState {
     ping_every: Duration,
     timeout: Duration,
-    buffer: usize,
     pub open: AtomicUsize,
+    /// Sockets closed because they did not read.
+    pub dropped_slow: AtomicU64,
 }
 
 impl WsState {
@@ -36,8 +40,8 @@ impl WsState {
         WsState {
             ping_every: Duration::from_secs(args.ws_ping_secs.max(1)),
             timeout: Duration::from_secs(args.ws_timeout_secs.max(1)),
-            buffer: args.ws_buffer.max(1),
             open: AtomicUsize::new(0),
+            dropped_slow: AtomicU64::new(0),
         }
     }
 }
@@ -59,37 +63,30 @@ async fn connect(
         .await?
         .ok_or_else(|| ApiError::not_found("contest"))?;
     let student = (!caller.is_admin()).then_some(caller.user.id);
-    let (tx, frames) = mpsc::channel(ws.buffer);
-    let subscription = contest.send(Subscribe { student, tx }).await??;
-    let (response, session, stream) = match actix_ws::handle(&req, body) {
-        Ok(upgrade) => upgrade,
-        Err(e) => {
-            let _ = contest
-                .send_uncounted(Unsubscribe { id: subscription })
-                .await;
-            return Err(ApiError::bad_request(format!(
-                "expected a WebSocket upgrade: {e}"
-            )));
-        }
-    };
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request(format!("expected a WebSocket upgrade: {e}")))?;
     let ws = ws.into_inner();
-    actix_web::rt::spawn(run_socket(
-        session,
-        stream,
-        frames,
-        contest,
-        subscription,
-        ws,
-    ));
+    let id = outlet::next_id();
+    // Behind the outlet before subscribing, so the first frame finds the socket there.
+    let (outlet, member, closed) = outlet::join(&contest, id, session.clone(), &ws);
+    contest
+        .send(Subscribe {
+            id,
+            student,
+            outlet,
+        })
+        .await??;
+    actix_web::rt::spawn(run_socket(session, id, stream, member, closed, contest, ws));
     Ok(response)
 }
 
 async fn run_socket(
     mut session: Session,
+    id: u64,
     mut stream: MessageStream,
-    mut frames: mpsc::Receiver<Frame>,
+    member: outlet::Member,
+    mut closed: oneshot::Receiver<CloseCode>,
     contest: ContestHandle,
-    subscription: u64,
     ws: Arc<WsState>,
 ) {
     ws.open.fetch_add(1, Ordering::Relaxed);
@@ -98,22 +95,13 @@ async fn run_socket(
     let mut last_heard = Instant::now();
     let reason = loop {
         tokio::select! {
-            frame = frames.recv() => match frame {
-                // actix-ws queues up to 32 frames for the socket; if even that is full the
-                // client is not reading: drop it rather than wait (no timer per frame).
-                Some(frame) => match session.text(frame).now_or_never() {
-                    Some(Ok(())) => {}
-                    Some(Err(_)) => break None,
-                    None => break Some(CloseCode::Policy),
-                },
-                // The contest dropped us: the buffer was full, or access ended.
-                None => break Some(CloseCode::Policy),
-            },
+            // The outlet closed us (queue full, access ended) or let go of us.
+            code = &mut closed => break Some(code.unwrap_or(CloseCode::Policy)),
             message = stream.recv() => match message {
                 Some(Ok(Message::Ping(bytes))) => {
                     last_heard = Instant::now();
-                    if session.pong(&bytes).await.is_err() {
-                        break None;
+                    if let Some(code) = queue(session.pong(&bytes)) {
+                        break code;
                     }
                 }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
@@ -123,15 +111,14 @@ async fn run_socket(
                 if last_heard.elapsed() > ws.timeout {
                     break Some(CloseCode::Away);
                 }
-                if session.ping(b"").await.is_err() {
-                    break None;
+                if let Some(code) = queue(session.ping(b"")) {
+                    break code;
                 }
             }
         }
     };
-    let _ = contest
-        .send_uncounted(Unsubscribe { id: subscription })
-        .await;
+    drop(member);
+    let _ = contest.send_uncounted(Unsubscribe { id }).await;
     if let Some(code) = reason {
         let _ = tokio::time::timeout(
             SEND_TIMEOUT,
@@ -143,4 +130,14 @@ async fn run_socket(
         .await;
     }
     ws.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Queues a control frame without waiting: `None` when queued, else why the socket ends (a
+/// full queue means the client does not read).
+fn queue(send: impl Future<Output = Result<(), actix_ws::Closed>>) -> Option<Option<CloseCode>> {
+    match tokio::task::unconstrained(send).now_or_never() {
+        Some(Ok(())) => None,
+        Some(Err(_)) => Some(None),
+        None => Some(Some(CloseCode::Policy)),
+    }
 }
