@@ -122,6 +122,35 @@ pub struct WsArgs {
     pub ws_timeout_secs: u64,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ProtectArgs {
+    /// Requests per minute each authenticated user may make (the sustained rate).
+    #[arg(long, env = "CONTESTD_QUOTA_PER_MINUTE", default_value_t = 120)]
+    pub quota_per_minute: u32,
+
+    /// Requests an authenticated user may make at once above the rate.
+    #[arg(long, env = "CONTESTD_QUOTA_BURST", default_value_t = 30)]
+    pub quota_burst: u32,
+
+    /// Login attempts per minute per client address and per username (also the burst).
+    #[arg(long, env = "CONTESTD_LOGIN_PER_MINUTE", default_value_t = 10)]
+    pub login_per_minute: u32,
+
+    /// Header holding the client's address (e.g. `X-Forwarded-For`, first entry); set it only
+    /// behind a proxy that sets it. Unset: the TCP peer's address.
+    #[arg(long, env = "CONTESTD_CLIENT_ADDRESS_HEADER")]
+    pub client_address_header: Option<String>,
+
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) may take: finishing requests, closing WebSockets
+    /// and writing queued submissions.
+    #[arg(long, env = "CONTESTD_SHUTDOWN_SECS", default_value_t = 30)]
+    pub shutdown_secs: u64,
+
+    /// How often the database is checked for `/health` (each check times out within 1 s).
+    #[arg(long, env = "CONTESTD_HEALTH_CHECK_MS", default_value_t = 1000)]
+    pub health_check_ms: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -141,6 +170,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub ws: WsArgs,
+
+    #[command(flatten)]
+    pub protect: ProtectArgs,
 
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "CONTESTD_BIND", default_value = "127.0.0.1:8080")]

@@ -33,6 +33,8 @@ pub enum ApiError {
     ContestNotOpen(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("too many requests; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
     #[error("{message}")]
     Unavailable { message: String, retry_after_s: u32 },
     /// Anything we did not expect: the detail goes to the log, the client sees a plain message.
@@ -53,6 +55,7 @@ impl ApiError {
             ApiError::AlreadySubmitted => "already_submitted",
             ApiError::ContestNotOpen(_) => "contest_not_open",
             ApiError::Conflict(_) => "conflict",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Unexpected(_) => "internal",
         }
@@ -88,6 +91,7 @@ impl ResponseError for ApiError {
             ApiError::AlreadySubmitted | ApiError::ContestNotOpen(_) | ApiError::Conflict(_) => {
                 StatusCode::CONFLICT
             }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -98,8 +102,14 @@ impl ResponseError for ApiError {
             tracing::error!(error = %source, "unexpected error");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::Unavailable { retry_after_s, .. } = self {
-            response.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+        match self {
+            ApiError::RateLimited { retry_after_s } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            ApiError::Unavailable { retry_after_s, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            _ => {}
         }
         response.json(ErrorBody::new(self.code(), &self.to_string()))
     }

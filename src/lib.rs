@@ -6,6 +6,8 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod observe;
+pub mod quota;
 pub mod routes;
 pub mod runtime;
 pub mod startup;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contestd_actors::{
-    Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource, SubmissionSink,
-    WriterConfig,
+    FlushObserver, Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource,
+    SubmissionSink, WriterConfig,
 };
 use futures_util::future::BoxFuture;
 
@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::model::{ContestStatus, Id, Snapshot, SubmissionRow};
 use crate::store::{Store, StoreError};
 
-pub fn start(store: &Store, args: &RuntimeArgs) -> Runtime {
+pub fn start(store: &Store, args: &RuntimeArgs, on_flush: FlushObserver) -> Runtime {
     let idle_ttl = Duration::from_secs(args.contest_idle_ttl_secs.max(1));
     let config = RuntimeConfig {
         mailbox_capacity: args.mailbox_capacity,
@@ -29,6 +29,7 @@ pub fn start(store: &Store, args: &RuntimeArgs) -> Runtime {
         batch_size: args.writer_batch_size.max(1),
         deadline: Duration::from_millis(args.writer_deadline_ms),
         queue_bound: args.writer_queue.max(1),
+        on_flush: Some(on_flush),
         ..WriterConfig::default()
     };
     let store = Arc::new(store.clone());

@@ -8,12 +8,19 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
+use actix_web::rt::task::JoinHandle;
+use contestd_actors::Runtime;
+
 use crate::auth::password::Passwords;
 use crate::auth::{self, resolve_caller, Auth, TokenCache};
 use crate::config::ServeArgs;
 use crate::error::{configure_extractors, json_error_shape, unknown_route};
 use crate::model;
+use crate::observe::{observe_request, Observer};
+use crate::quota::{self, Quotas};
 use crate::routes;
+use crate::routes::health::spawn_db_check;
+use crate::routes::ws::WsState;
 use crate::store::Store;
 
 /// When the server started, for `/health`'s `uptime_s`.
@@ -27,7 +34,11 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
-    sweeper: actix_web::rt::task::JoinHandle<()>,
+    runtime: web::Data<Runtime>,
+    ws: web::Data<WsState>,
+    shutdown: Duration,
+    /// Background tasks, stopped with the server.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -52,46 +63,73 @@ impl Application {
             cache,
         ));
 
-        let runtime = web::Data::new(crate::runtime::start(&store, &args.runtime));
+        let observer = Observer::new().map_err(|e| format!("metrics registry: {e}"))?;
+        let quotas = Quotas::new(&args.protect, observer.rate_limited.clone());
+        let runtime = web::Data::new(crate::runtime::start(
+            &store,
+            &args.runtime,
+            observer.flush_observer(),
+        ));
+        let observer = web::Data::new(observer);
         let ws = web::Data::new(routes::ws::WsState::new(&args.ws));
-        let metrics = web::Data::new(
-            routes::metrics::Metrics::new().map_err(|e| format!("metrics registry: {e}"))?,
+        let (db_check, db_checker) = spawn_db_check(
+            store.clone(),
+            Duration::from_millis(args.protect.health_check_ms),
         );
+        let tasks = vec![
+            spawn_session_sweeper(store.clone()),
+            quota::spawn_forgetter(quotas.clone()),
+            db_checker,
+        ];
+        let quotas = web::Data::from(quotas);
+        let db_check = web::Data::from(db_check);
 
         let listener = TcpListener::bind(args.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let store_data = web::Data::new(store.clone());
         let started = web::Data::new(Started(Instant::now()));
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(resolve_caller))
-                .wrap(json_error_shape())
-                .wrap(tracing_actix())
-                .app_data(store_data.clone())
-                .app_data(auth.clone())
-                .app_data(started.clone())
-                .app_data(runtime.clone())
-                .app_data(ws.clone())
-                .app_data(metrics.clone())
-                .configure(configure_extractors)
-                .configure(routes::configure)
-                .default_service(web::to(unknown_route))
+        let shutdown = Duration::from_secs(args.protect.shutdown_secs.max(1));
+        let server = HttpServer::new({
+            let (runtime, ws) = (runtime.clone(), ws.clone());
+            move || {
+                App::new()
+                    .wrap(from_fn(resolve_caller))
+                    .wrap(json_error_shape())
+                    .wrap(from_fn(observe_request))
+                    .app_data(store_data.clone())
+                    .app_data(auth.clone())
+                    .app_data(started.clone())
+                    .app_data(runtime.clone())
+                    .app_data(ws.clone())
+                    .app_data(observer.clone())
+                    .app_data(quotas.clone())
+                    .app_data(db_check.clone())
+                    .configure(configure_extractors)
+                    .configure(routes::configure)
+                    .default_service(web::to(unknown_route))
+            }
         })
         .workers(args.workers())
+        // Signals are ours: WebSockets must be told to close before the server waits for them.
+        .disable_signals()
+        // Most of the deadline for requests to finish; the rest for the writer's queue.
+        .shutdown_timeout((shutdown.as_secs() * 2 / 3).max(1))
         // Small frames (timer ticks, JSON answers) go out at once, not after Nagle's wait.
         .tcp_nodelay(true)
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();
 
-        let sweeper = spawn_session_sweeper(store.clone());
         tracing::info!(port, backend = store.backend(), "contestd listening");
         Ok(Application {
             port,
             server,
             store,
-            sweeper,
+            runtime,
+            ws,
+            shutdown,
+            tasks,
         })
     }
 
@@ -103,21 +141,59 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (signal or handle), then stops the background
-    /// tasks and closes the pool.
+    /// Serves until SIGTERM or Ctrl-C (or a stop through the handle), then shuts down within
+    /// the deadline: no new connections, WebSockets closed with 1001, requests in flight
+    /// finished, every queued submission written and answered, the pool closed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let signals = actix_web::rt::spawn({
+            let (server, ws) = (self.server.handle(), self.ws.clone());
+            async move {
+                let signal = shutdown_signal().await;
+                tracing::info!(signal, "shutting down");
+                ws.close_all();
+                server.stop(true).await;
+            }
+        });
         let result = self.server.await;
-        self.sweeper.abort();
+        signals.abort();
+        self.ws.close_all();
+        // Requests are answered; rows whose clients went away may still be queued.
+        let writer = self.runtime.writer();
+        let rest = (self.shutdown / 3).max(Duration::from_secs(1));
+        if tokio::time::timeout(rest, writer.drained()).await.is_err() {
+            tracing::error!(
+                queued = writer.queue_depth(),
+                "shutdown deadline passed with submissions unwritten"
+            );
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
         self.store.close().await;
+        tracing::info!("stopped");
         result
     }
 }
 
-fn tracing_actix() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_target("contestd::http")
+/// The name of the first of SIGTERM or SIGINT (Ctrl-C) to arrive.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            tracing::warn!("cannot listen for signals; stop with the handle only");
+            std::future::pending().await
+        }
+    }
 }
 
-fn spawn_session_sweeper(store: Store) -> actix_web::rt::task::JoinHandle<()> {
+fn spawn_session_sweeper(store: Store) -> JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let mut every = tokio::time::interval(SESSION_SWEEP_EVERY);
         loop {

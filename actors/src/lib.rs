@@ -20,9 +20,13 @@ pub use contest::{
     Change, GetContest, GetFigures, GetView, Receipt, Submit, Subscribe, Unsubscribe, Validate,
 };
 pub use rules::{Figures, Refusal, StudentView};
-pub use supervisor::{ContestHandle, Runtime, RuntimeConfig, RuntimeError, SnapshotSource};
+pub use supervisor::{
+    ContestHandle, Lookups, Runtime, RuntimeConfig, RuntimeError, SnapshotSource,
+};
 pub use timer::{Frame, Outlet, Push};
-pub use writer::{SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle};
+pub use writer::{
+    FlushObserver, SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle,
+};
 
 /// The current time to the millisecond, the precision both databases keep.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

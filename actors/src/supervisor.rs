@@ -134,6 +134,15 @@ pub struct Runtime {
     supervisor: Addr<Supervisor>,
     writer: WriterHandle,
     loads: Arc<AtomicU64>,
+    lookups: Arc<Lookups>,
+}
+
+/// How often a handler found its contest warm in the registry (hit) or had to ask the
+/// supervisor for it (miss).
+#[derive(Debug, Default)]
+pub struct Lookups {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
 }
 
 impl Runtime {
@@ -170,14 +179,17 @@ impl Runtime {
             supervisor,
             writer,
             loads,
+            lookups: Arc::default(),
         }
     }
 
     /// The contest's handle, loading the contest if it is cold.
     pub async fn contest(&self, id: Id) -> LoadAnswer {
         if let Some(handle) = self.warm(id) {
+            self.lookups.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(handle));
         }
+        self.lookups.misses.fetch_add(1, Ordering::Relaxed);
         self.supervisor
             .send(Warm { id })
             .await
@@ -241,6 +253,11 @@ impl Runtime {
 
     pub fn writer(&self) -> &WriterHandle {
         &self.writer
+    }
+
+    /// Registry lookups since start.
+    pub fn lookups(&self) -> &Lookups {
+        &self.lookups
     }
 
     /// Snapshot loads since start (each is one database read of a contest).

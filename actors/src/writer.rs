@@ -39,6 +39,16 @@ pub enum WriteOutcome {
     Failed,
 }
 
+/// Told the size and duration of each flush (the server feeds its histograms with it).
+#[derive(Clone)]
+pub struct FlushObserver(pub Arc<dyn Fn(usize, Duration) + Send + Sync>);
+
+impl std::fmt::Debug for FlushObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FlushObserver")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
     pub batch_size: usize,
@@ -48,6 +58,7 @@ pub struct WriterConfig {
     pub attempts: u32,
     /// First retry delay; doubled each time.
     pub backoff: Duration,
+    pub on_flush: Option<FlushObserver>,
 }
 
 impl Default for WriterConfig {
@@ -58,6 +69,7 @@ impl Default for WriterConfig {
             queue_bound: 20_000,
             attempts: 4,
             backoff: Duration::from_millis(25),
+            on_flush: None,
         }
     }
 }
@@ -71,6 +83,8 @@ pub struct WriterStats {
     pub failed_rows: AtomicU64,
     pub last_batch_size: AtomicU64,
     pub last_flush_us: AtomicU64,
+    /// Rows queued or being written, not yet answered.
+    pub pending: AtomicU64,
 }
 
 struct Job {
@@ -92,10 +106,20 @@ impl WriterHandle {
     /// Queues a row; the receiver answers once its batch is committed (or has failed).
     pub fn submit(&self, row: SubmissionRow) -> Result<oneshot::Receiver<WriteOutcome>, QueueFull> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .try_send(Job { row, reply })
-            .map_err(|_| QueueFull)?;
+        // Counted before the send, so the writer never answers a row not yet counted.
+        self.stats.pending.fetch_add(1, Ordering::AcqRel);
+        if self.tx.try_send(Job { row, reply }).is_err() {
+            self.stats.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(QueueFull);
+        }
         Ok(answer)
+    }
+
+    /// Waits until every row queued so far is written and answered (for shutdown).
+    pub async fn drained(&self) {
+        while self.stats.pending.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     pub fn queue_depth(&self) -> usize {
@@ -172,9 +196,13 @@ impl Writer {
         stats
             .last_batch_size
             .store(rows.len() as u64, Ordering::Relaxed);
+        let took = started.elapsed();
         stats
             .last_flush_us
-            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .store(took.as_micros() as u64, Ordering::Relaxed);
+        if let Some(observe) = &self.config.on_flush {
+            (observe.0)(rows.len(), took);
+        }
         match outcome {
             Ok(inserted) => {
                 for (job, inserted) in batch
@@ -201,6 +229,7 @@ impl Writer {
                 }
             }
         }
+        stats.pending.fetch_sub(rows.len() as u64, Ordering::AcqRel);
     }
 
     async fn insert_with_retry(&self, rows: &[SubmissionRow]) -> Result<Vec<bool>, SinkError> {
@@ -282,7 +311,32 @@ mod tests {
             queue_bound: 1000,
             attempts: 3,
             backoff: Duration::from_millis(1),
+            on_flush: None,
         }
+    }
+
+    #[actix_rt::test]
+    async fn drained_waits_for_rows_whose_waiters_left_and_flushes_are_observed() {
+        let sink = Arc::new(MemorySink::default());
+        let observed = Arc::new(AtomicU32::new(0));
+        let rows_seen = observed.clone();
+        let writer = start_writer(
+            sink.clone(),
+            WriterConfig {
+                on_flush: Some(FlushObserver(Arc::new(move |rows, _| {
+                    rows_seen.fetch_add(rows as u32, Ordering::SeqCst);
+                }))),
+                ..config()
+            },
+        );
+        // The waiters go away at once (their clients left): the rows must still be written.
+        for s in 0..300 {
+            drop(writer.submit(row(s)).unwrap());
+        }
+        writer.drained().await;
+        assert_eq!(sink.keys.lock().len(), 300);
+        assert_eq!(writer.stats().pending.load(Ordering::SeqCst), 0);
+        assert_eq!(observed.load(Ordering::SeqCst), 300);
     }
 
     #[actix_rt::test]

@@ -6,9 +6,10 @@ pub mod token;
 
 use std::future::{ready, Ready};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::model::{self, Role, User};
+use crate::quota::Quotas;
 use crate::store::{Store, UserRow};
 use password::Passwords;
 use token::{hash_token, new_token, TokenHash};
@@ -29,6 +31,16 @@ pub struct Auth {
     passwords: Passwords,
     token_ttl: TimeDelta,
     cache: TokenCache,
+}
+
+impl Auth {
+    /// The token cache's (hits, misses) so far.
+    pub fn cache_figures(&self) -> (u64, u64) {
+        (
+            self.cache.hits.load(Ordering::Relaxed),
+            self.cache.misses.load(Ordering::Relaxed),
+        )
+    }
 }
 
 #[derive(Serialize)]
@@ -152,6 +164,8 @@ struct CachedSession {
 pub struct TokenCache {
     entries: Mutex<LruCache<TokenHash, CachedSession>>,
     ttl: Duration,
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
 }
 
 impl TokenCache {
@@ -160,10 +174,23 @@ impl TokenCache {
         TokenCache {
             entries: Mutex::new(LruCache::new(capacity)),
             ttl,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
     fn get(&self, hash: &TokenHash, now: DateTime<Utc>) -> Option<User> {
+        let found = self.lookup(hash, now);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn lookup(&self, hash: &TokenHash, now: DateTime<Utc>) -> Option<User> {
         let mut entries = self.entries.lock();
         let entry = entries.get(hash)?;
         if entry.cached_at.elapsed() < self.ttl && now < entry.expires_at {
@@ -220,7 +247,7 @@ enum Resolved {
 pub async fn resolve_caller(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if let Some(token) = bearer_token(req.request()) {
         let resolved = match req.app_data::<web::Data<Auth>>() {
             Some(auth) => match auth.authenticate(&token).await {
@@ -228,13 +255,29 @@ pub async fn resolve_caller(
                 Err(ApiError::Unauthorized(_)) => {
                     Resolved::Refused("unknown, expired or revoked token")
                 }
-                Err(other) => return Err(other.into()),
+                Err(other) => return Ok(req.error_response(other).map_into_right_body()),
             },
             None => Resolved::Refused("authentication is not configured"),
         };
+        if let (Resolved::Caller(caller), Some(quotas)) =
+            (&resolved, req.app_data::<web::Data<Quotas>>())
+        {
+            if !is_exempt(req.path()) {
+                if let Err(over) = quotas.check_user(caller.user.id) {
+                    return Ok(req.error_response(over).map_into_right_body());
+                }
+            }
+        }
         req.extensions_mut().insert(resolved);
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// Monitoring is never refused over quota.
+fn is_exempt(path: &str) -> bool {
+    matches!(path, "/health" | "/api/contests/health" | "/metrics")
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<String> {

@@ -1,9 +1,10 @@
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::Json;
 use crate::auth::{Auth, Caller};
 use crate::error::ApiError;
+use crate::quota::Quotas;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/auth/login").route(web::post().to(login)))
@@ -18,8 +19,15 @@ struct LoginRequest {
     password: String,
 }
 
-async fn login(auth: web::Data<Auth>, body: Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+async fn login(
+    req: HttpRequest,
+    auth: web::Data<Auth>,
+    quotas: web::Data<Quotas>,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.into_inner();
+    // Before the password is looked at: a guess costs a quota, not a hash.
+    quotas.check_login(&req, &username)?;
     let session = auth.login(&username, password).await?;
     Ok(HttpResponse::Ok().json(session))
 }

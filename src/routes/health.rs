@@ -1,17 +1,68 @@
-use std::sync::atomic::Ordering;
+//! `/health`: the database's reachability (checked in the background, never on a request's
+//! path), the writer's and the actors' figures. `503` with `"degraded"` while the database
+//! cannot be reached.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use contestd_actors::Runtime;
+use contestd_actors::{Runtime, WriterHandle};
 use serde::Serialize;
 
 use crate::model::Id;
 use crate::startup::Started;
 use crate::store::{PoolStats, Store};
 
-/// How long `/health` waits for the database before calling it unreachable.
+/// The longest a database check may take before the database counts as unreachable.
 const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether the last background check reached the database.
+pub struct DbCheck {
+    ok: AtomicBool,
+}
+
+impl DbCheck {
+    pub fn ok(&self) -> bool {
+        self.ok.load(Ordering::Relaxed)
+    }
+}
+
+/// Checks the database every `every` (each check within `min(every, 1 s)`); abort the handle
+/// to stop.
+pub fn spawn_db_check(
+    store: Store,
+    every: Duration,
+) -> (Arc<DbCheck>, actix_web::rt::task::JoinHandle<()>) {
+    let check = Arc::new(DbCheck {
+        ok: AtomicBool::new(true),
+    });
+    let every = every.max(Duration::from_millis(10));
+    let timeout = every.min(DB_CHECK_TIMEOUT);
+    let task = actix_web::rt::spawn({
+        let check = check.clone();
+        async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let ok = matches!(
+                    tokio::time::timeout(timeout, store.ping()).await,
+                    Ok(Ok(()))
+                );
+                if check.ok.swap(ok, Ordering::Relaxed) != ok {
+                    if ok {
+                        tracing::info!("database reachable again");
+                    } else {
+                        tracing::warn!("database unreachable: /health reports degraded");
+                    }
+                }
+            }
+        }
+    });
+    (check, task)
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(["/health", "/api/contests/health"]).route(web::get().to(health)));
@@ -34,12 +85,25 @@ struct DbHealth {
 }
 
 #[derive(Serialize)]
-struct WriterHealth {
+pub struct WriterHealth {
     queue_depth: usize,
     batches: u64,
     rows: u64,
     last_batch_size: u64,
     last_flush_ms: f64,
+}
+
+impl WriterHealth {
+    pub fn of(writer: &WriterHandle) -> Self {
+        let stats = writer.stats();
+        WriterHealth {
+            queue_depth: writer.queue_depth(),
+            batches: stats.batches.load(Ordering::Relaxed),
+            rows: stats.rows.load(Ordering::Relaxed),
+            last_batch_size: stats.last_batch_size.load(Ordering::Relaxed),
+            last_flush_ms: stats.last_flush_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -64,13 +128,9 @@ async fn health(
     store: web::Data<Store>,
     runtime: web::Data<Runtime>,
     started: web::Data<Started>,
+    db_check: web::Data<DbCheck>,
 ) -> HttpResponse {
-    let ok = matches!(
-        tokio::time::timeout(DB_CHECK_TIMEOUT, store.ping()).await,
-        Ok(Ok(()))
-    );
-    let writer = runtime.writer();
-    let stats = writer.stats();
+    let ok = db_check.ok();
     let now = Utc::now();
     let contests: Vec<ActorHealth> = runtime
         .handles()
@@ -94,13 +154,7 @@ async fn health(
             ok,
             pool: store.pool_stats(),
         },
-        writer: WriterHealth {
-            queue_depth: writer.queue_depth(),
-            batches: stats.batches.load(Ordering::Relaxed),
-            rows: stats.rows.load(Ordering::Relaxed),
-            last_batch_size: stats.last_batch_size.load(Ordering::Relaxed),
-            last_flush_ms: stats.last_flush_us.load(Ordering::Relaxed) as f64 / 1000.0,
-        },
+        writer: WriterHealth::of(runtime.writer()),
         actors: ActorsHealth {
             count: contests.len(),
             loads: runtime.loads(),

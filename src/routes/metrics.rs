@@ -1,66 +1,159 @@
-//! `GET /metrics`: Prometheus text format. Figures the runtime keeps as atomics are read into
-//! gauges at scrape time, so the hot paths never touch the registry.
+//! `GET /metrics`: Prometheus text format. Request metrics, rate-limit refusals and the
+//! writer's histograms live in the observer's registry; figures the runtime keeps as atomics
+//! are read into a registry built for each scrape, so hot paths never touch prometheus and an
+//! evicted contest leaves no series behind.
 
 use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
 use contestd_actors::Runtime;
-use prometheus::{Encoder, IntGauge, Registry, TextEncoder};
+use prometheus::core::Collector;
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{TextEncoder, TEXT_FORMAT};
 
 use super::ws::WsState;
+use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::observe::Observer;
+use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
-pub struct Metrics {
-    registry: Registry,
-    ws_connections: IntGauge,
-    warm_contests: IntGauge,
-    snapshot_loads: IntGauge,
-    writer_queue_depth: IntGauge,
-}
+/// The figures of this instant, as a throwaway registry.
+struct Scrape(Registry);
 
-impl Metrics {
-    pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new_custom(Some("contestd".into()), None)?;
-        let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
-            let g = IntGauge::new(name, help)?;
-            registry.register(Box::new(g.clone()))?;
-            Ok(g)
-        };
-        Ok(Metrics {
-            ws_connections: gauge("ws_connections", "Open WebSocket connections")?,
-            warm_contests: gauge("warm_contests", "Contests with a running actor")?,
-            snapshot_loads: gauge(
-                "snapshot_loads",
-                "Contest snapshots read from the database since start",
-            )?,
-            writer_queue_depth: gauge("writer_queue_depth", "Submissions waiting for the writer")?,
-            registry,
-        })
+impl Scrape {
+    fn new() -> Result<Self, prometheus::Error> {
+        Ok(Scrape(Registry::new_custom(Some("contestd".into()), None)?))
+    }
+
+    fn add<C: Collector + Clone + 'static>(&self, c: C) -> Result<C, prometheus::Error> {
+        self.0.register(Box::new(c.clone()))?;
+        Ok(c)
+    }
+
+    fn gauge(&self, name: &str, help: &str, value: u64) -> Result<(), prometheus::Error> {
+        self.add(IntGauge::new(name, help)?)?.set(value as i64);
+        Ok(())
+    }
+
+    /// A counter whose running total is kept elsewhere.
+    fn counter(&self, name: &str, help: &str, total: u64) -> Result<(), prometheus::Error> {
+        self.add(IntCounter::new(name, help)?)?.inc_by(total);
+        Ok(())
     }
 }
 
+fn current(
+    runtime: &Runtime,
+    store: &Store,
+    ws: &WsState,
+    auth: &Auth,
+) -> Result<Registry, prometheus::Error> {
+    let s = Scrape::new()?;
+    let handles = runtime.handles();
+    let depth = s.add(IntGaugeVec::new(
+        Opts::new(
+            "contest_mailbox_depth",
+            "Messages waiting in a warm contest's mailbox",
+        ),
+        &["contest_id"],
+    )?)?;
+    for handle in &handles {
+        depth
+            .with_label_values(&[handle.contest_id.to_string().as_str()])
+            .set(handle.published().depth.load(Ordering::Relaxed) as i64);
+    }
+    s.gauge(
+        "warm_contests",
+        "Contests with a running actor",
+        handles.len() as u64,
+    )?;
+    let writer = runtime.writer();
+    s.gauge(
+        "writer_queue_depth",
+        "Submissions waiting for the writer",
+        writer.queue_depth() as u64,
+    )?;
+    s.counter(
+        "writer_rows_total",
+        "Submissions written",
+        writer.stats().rows.load(Ordering::Relaxed),
+    )?;
+    let pool = store.pool_stats();
+    s.gauge(
+        "db_pool_size",
+        "Database connections open",
+        u64::from(pool.pool_size),
+    )?;
+    s.gauge(
+        "db_pool_idle",
+        "Database connections idle",
+        pool.pool_idle as u64,
+    )?;
+    s.gauge(
+        "db_pool_max",
+        "Database connections allowed",
+        u64::from(pool.pool_max),
+    )?;
+    s.gauge(
+        "ws_connections",
+        "Open WebSocket connections",
+        ws.open.load(Ordering::Relaxed) as u64,
+    )?;
+    s.counter(
+        "ws_dropped_slow_total",
+        "WebSockets closed because they did not read",
+        ws.dropped_slow.load(Ordering::Relaxed),
+    )?;
+    s.counter(
+        "snapshot_loads_total",
+        "Contest snapshots read from the database",
+        runtime.loads(),
+    )?;
+    let hits = s.add(IntCounterVec::new(
+        Opts::new("cache_hits_total", "Lookups answered from memory"),
+        &["cache"],
+    )?)?;
+    let misses = s.add(IntCounterVec::new(
+        Opts::new("cache_misses_total", "Lookups that had to go further"),
+        &["cache"],
+    )?)?;
+    let (token_hits, token_misses) = auth.cache_figures();
+    let lookups = runtime.lookups();
+    for (cache, hit, miss) in [
+        ("token", token_hits, token_misses),
+        (
+            "contest",
+            lookups.hits.load(Ordering::Relaxed),
+            lookups.misses.load(Ordering::Relaxed),
+        ),
+    ] {
+        hits.with_label_values(&[cache]).inc_by(hit);
+        misses.with_label_values(&[cache]).inc_by(miss);
+    }
+    Ok(s.0)
+}
+
 async fn metrics(
-    metrics: web::Data<Metrics>,
+    observer: web::Data<Observer>,
     runtime: web::Data<Runtime>,
+    store: web::Data<Store>,
     ws: web::Data<WsState>,
+    auth: web::Data<Auth>,
 ) -> Result<HttpResponse, ApiError> {
-    metrics
-        .ws_connections
-        .set(ws.open.load(Ordering::Relaxed) as i64);
-    metrics.warm_contests.set(runtime.handles().len() as i64);
-    metrics.snapshot_loads.set(runtime.loads() as i64);
-    metrics
-        .writer_queue_depth
-        .set(runtime.writer().queue_depth() as i64);
+    let unexpected = |e: prometheus::Error| ApiError::Unexpected(e.into());
+    let mut families = observer.registry.gather();
+    families.extend(
+        current(&runtime, &store, &ws, &auth)
+            .map_err(unexpected)?
+            .gather(),
+    );
     let mut out = Vec::new();
     TextEncoder::new()
-        .encode(&metrics.registry.gather(), &mut out)
-        .map_err(|e| ApiError::Unexpected(e.into()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(out))
+        .encode(&families, &mut out)
+        .map_err(unexpected)?;
+    Ok(HttpResponse::Ok().content_type(TEXT_FORMAT).body(out))
 }

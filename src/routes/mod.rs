@@ -4,9 +4,10 @@
 mod auth;
 mod contests;
 mod courses;
-mod health;
+pub mod health;
 pub mod metrics;
 mod operations;
+mod performance;
 mod submissions;
 mod users;
 pub mod ws;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(courses::configure)
                 // Fixed paths under /contests before /contests/{id}, which would catch them.
                 .configure(operations::configure)
+                .configure(performance::configure)
                 .configure(submissions::configure)
                 .configure(contests::configure),
         );

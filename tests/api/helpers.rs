@@ -196,6 +196,10 @@ fn server_flags(database_url: &str, bind: &str, extra: &[&str]) -> Vec<String> {
         ("--admin-password", ADMIN_PW),
         ("--argon2-memory-kib", "64"),
         ("--argon2-iterations", "1"),
+        // The tests hammer the server; the quota tests set their own limits.
+        ("--quota-per-minute", "1000000"),
+        ("--quota-burst", "1000000"),
+        ("--login-per-minute", "1000000"),
     ];
     for pair in extra.chunks(2) {
         let [flag, value] = pair else {

@@ -308,7 +308,16 @@ async fn database_outage_answers_503_and_releases_the_claim(db: Db) {
     let (status, headers, refused) = app
         .request_with_headers(Method::POST, &path, Some(token), Some(body.clone()))
         .await;
-    let outage = app.get("/health", None).await;
+    // The database is checked in the background (every second by default).
+    let outage = wait_for(
+        "/health reports the outage",
+        Duration::from_secs(5),
+        || async {
+            let health = app.get("/health", None).await;
+            (health.0 == StatusCode::SERVICE_UNAVAILABLE).then_some(health)
+        },
+    )
+    .await;
     let (load_status, load_headers, load_refused) = app
         .request_with_headers(Method::GET, &contest_path(cold), Some(token), None)
         .await;

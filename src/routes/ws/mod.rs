@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
 use futures_util::FutureExt;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::auth::Caller;
 use crate::config::WsArgs;
@@ -33,6 +33,8 @@ pub struct WsState {
     pub open: AtomicUsize,
     /// Sockets closed because they did not read.
     pub dropped_slow: AtomicU64,
+    /// Set on shutdown: every socket closes with 1001 (going away).
+    closing: watch::Sender<bool>,
 }
 
 impl WsState {
@@ -42,7 +44,13 @@ impl WsState {
             timeout: Duration::from_secs(args.ws_timeout_secs.max(1)),
             open: AtomicUsize::new(0),
             dropped_slow: AtomicU64::new(0),
+            closing: watch::Sender::new(false),
         }
+    }
+
+    /// Closes every socket with a close frame (shutdown).
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
     }
 }
 
@@ -90,6 +98,7 @@ async fn run_socket(
     ws: Arc<WsState>,
 ) {
     ws.open.fetch_add(1, Ordering::Relaxed);
+    let mut closing = ws.closing.subscribe();
     let mut ping = tokio::time::interval(ws.ping_every);
     ping.tick().await; // the first tick is immediate
     let mut last_heard = Instant::now();
@@ -97,6 +106,7 @@ async fn run_socket(
         tokio::select! {
             // The outlet closed us (queue full, access ended) or let go of us.
             code = &mut closed => break Some(code.unwrap_or(CloseCode::Policy)),
+            _ = closing.wait_for(|&closing| closing) => break Some(CloseCode::Away),
             message = stream.recv() => match message {
                 Some(Ok(Message::Ping(bytes))) => {
                     last_heard = Instant::now();
