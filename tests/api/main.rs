@@ -11,6 +11,7 @@ mod courses;
 mod crash;
 mod errors;
 mod health;
+mod metrics;
 mod operations;
 mod runtime;
 mod stampede;
