@@ -13,6 +13,7 @@ mod errors;
 mod health;
 mod metrics;
 mod operations;
+mod quotas;
 mod runtime;
 mod stampede;
 mod submissions;
