@@ -15,6 +15,7 @@ mod metrics;
 mod operations;
 mod quotas;
 mod runtime;
+mod shutdown;
 mod stampede;
 mod submissions;
 mod users;
