@@ -12,6 +12,7 @@ mod crash;
 mod errors;
 mod health;
 mod metrics;
+mod observability;
 mod operations;
 mod quotas;
 mod runtime;
