@@ -168,11 +168,12 @@ pub async fn spawn_app_behind_proxy(extra: &[&str]) -> Option<(TestApp, DbProxy)
 }
 
 /// A TCP proxy on `127.0.0.1` in front of the PostgreSQL server, which the test can close (no
-/// listener, every live connection dropped), stall (connections accepted, nothing forwarded)
-/// and open again, always on the same port.
+/// listener, every live connection dropped), stall (every connection, live or new, kept open
+/// but nothing forwarded) and open again, always on the same port.
 pub struct DbProxy {
     port: u16,
     upstream: String,
+    stalled: tokio::sync::watch::Sender<bool>,
     /// Owns the listener and, in a `JoinSet`, every connection: aborting it drops them all.
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -187,9 +188,10 @@ impl DbProxy {
         let mut proxy = DbProxy {
             port,
             upstream,
+            stalled: tokio::sync::watch::Sender::new(false),
             task: None,
         };
-        proxy.task = Some(proxy.serve(listener, true));
+        proxy.task = Some(proxy.serve(listener));
         proxy
     }
 
@@ -197,9 +199,14 @@ impl DbProxy {
         self.port
     }
 
-    /// Forwards again, on the same port.
+    /// Drops every connection, then forwards new ones again, on the same port.
     pub async fn open(&mut self) {
-        self.restart(true).await;
+        self.close().await;
+        self.stalled.send_replace(false);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on port {} again: {e}", self.port));
+        self.task = Some(self.serve(listener));
     }
 
     /// Stops listening and drops every live connection; returns once they are gone.
@@ -210,38 +217,34 @@ impl DbProxy {
         }
     }
 
-    /// Drops every live connection, then accepts new ones but never forwards a byte: a
-    /// database that hangs rather than refuses.
-    pub async fn stall(&mut self) {
-        self.restart(false).await;
+    /// Stops forwarding on every connection, live or new, but keeps them open: a database
+    /// that hangs rather than refuses.
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
     }
 
-    async fn restart(&mut self, forward: bool) {
-        self.close().await;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .unwrap_or_else(|e| panic!("cannot listen on port {} again: {e}", self.port));
-        self.task = Some(self.serve(listener, forward));
-    }
-
-    fn serve(
-        &self,
-        listener: tokio::net::TcpListener,
-        forward: bool,
-    ) -> tokio::task::JoinHandle<()> {
+    fn serve(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
         let upstream = self.upstream.clone();
+        let stalled = self.stalled.subscribe();
         tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((mut client, _)) = listener.accept().await {
                 let upstream = upstream.clone();
+                let mut stalled = stalled.clone();
                 connections.spawn(async move {
-                    if !forward {
-                        // Held open, unanswered, until the proxy closes.
-                        std::future::pending::<()>().await;
+                    let forward = async {
+                        if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    };
+                    tokio::select! {
+                        biased;
+                        _ = stalled.wait_for(|s| *s) => {}
+                        () = forward => return,
                     }
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
+                    // Stalled: the client's socket stays open, unanswered, until the proxy
+                    // closes.
+                    std::future::pending::<()>().await;
                 });
             }
         })
