@@ -18,7 +18,7 @@ use futures::future::join_all;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, SqliteConnection};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -901,6 +901,30 @@ impl TestApp {
         url.path().trim_start_matches('/').to_string()
     }
 
+    /// Takes a write lock on the `submissions` table from a connection of the test's own
+    /// (reads go on): the server's writer blocks until the lock is released.
+    pub async fn lock_submissions(&self) -> WriteLock {
+        let url = &self.database_url;
+        match self.db {
+            Db::Postgres => {
+                let mut conn = PgConnection::connect(url).await.expect("a connection");
+                sqlx::raw_sql("BEGIN; LOCK TABLE submissions IN EXCLUSIVE MODE")
+                    .execute(&mut conn)
+                    .await
+                    .expect("the lock");
+                WriteLock::Postgres(conn)
+            }
+            Db::Sqlite => {
+                let mut conn = SqliteConnection::connect(url).await.expect("a connection");
+                sqlx::raw_sql("BEGIN IMMEDIATE")
+                    .execute(&mut conn)
+                    .await
+                    .expect("the lock");
+                WriteLock::Sqlite(conn)
+            }
+        }
+    }
+
     /// Cuts this app's PostgreSQL database off (`ALLOW_CONNECTIONS false`, every backend
     /// terminated) or lets connections in again, from an admin connection to the server.
     /// Teardown allows connections again before dropping the database.
@@ -926,6 +950,34 @@ impl TestApp {
                 .unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
         let _ = conn.close().await;
+    }
+}
+
+/// A write lock taken by `TestApp::lock_submissions`; dropping the connection also frees it.
+pub enum WriteLock {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl WriteLock {
+    /// Rolls the locking transaction back and closes the connection.
+    pub async fn release(self) {
+        match self {
+            WriteLock::Postgres(mut conn) => {
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut conn)
+                    .await
+                    .expect("unlock");
+                let _ = conn.close().await;
+            }
+            WriteLock::Sqlite(mut conn) => {
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut conn)
+                    .await
+                    .expect("unlock");
+                let _ = conn.close().await;
+            }
+        }
     }
 }
 
