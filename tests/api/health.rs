@@ -1,9 +1,13 @@
 //! `/health` and `/api/contests/health`.
 
+use std::time::{Duration, Instant};
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{answers, assert_keys, id_of, spawn_app_with, Db, TestApp};
+use crate::helpers::{
+    answers, assert_keys, id_of, spawn_app_behind_proxy, spawn_app_with, wait_for, Db, TestApp,
+};
 
 both_databases!(
     health_reports_ok,
@@ -147,4 +151,91 @@ async fn health_reports_writer_and_warm_contests(app: &TestApp) {
     assert_eq!(number(writer, "batches"), batches + 1, "{writer}");
     assert_eq!(number(writer, "last_batch_size"), 1, "{writer}");
     assert_eq!(health["actors"]["contests"][0]["submitted"], 3);
+}
+
+/// PostgreSQL only: the server reaches its database through a proxy the test controls.
+mod postgres_proxy {
+    /// The database going away (refused) turns `/health` 503 degraded; back, 200 ok.
+    #[actix_web::test]
+    async fn health_degrades_while_the_database_is_gone() {
+        super::health_degrades_while_the_database_is_gone().await;
+    }
+
+    /// A database that hangs (connections open, nothing answered) is noticed too, by a check
+    /// that gives up within a second, without slowing `/health`.
+    #[actix_web::test]
+    async fn health_degrades_while_the_database_hangs() {
+        super::health_degrades_while_the_database_hangs().await;
+    }
+}
+
+/// How often the background task checks the database in these tests.
+const CHECK_EVERY: &[&str] = &["--health-check-ms", "200"];
+
+/// Polls both health paths until they answer `status`; every answer comes within a second
+/// (health reports the background check's result, it never waits on the database).
+async fn wait_for_health(app: &TestApp, status: StatusCode) -> Value {
+    wait_for(
+        &format!("/health {status}"),
+        Duration::from_secs(10),
+        || async {
+            let mut bodies = Vec::new();
+            for path in ["/health", "/api/contests/health"] {
+                let asked = Instant::now();
+                let (got, body) = app.get(path, None).await;
+                assert!(
+                    asked.elapsed() < Duration::from_secs(1),
+                    "{path} took {:?}",
+                    asked.elapsed()
+                );
+                bodies.push((got == status).then_some(body));
+            }
+            bodies
+                .into_iter()
+                .collect::<Option<Vec<_>>>()
+                .map(|mut b| b.remove(0))
+        },
+    )
+    .await
+}
+
+/// Checks a degraded answer: `status` and `db.ok` say so, and the shape is the usual one.
+#[track_caller]
+fn check_degraded(body: &Value) {
+    assert_keys(body, &["status", "uptime_s", "db", "writer", "actors"]);
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_keys(
+        &body["db"],
+        &["ok", "backend", "pool_size", "pool_idle", "pool_max"],
+    );
+    assert_eq!(body["db"]["ok"], false, "{body}");
+    assert_eq!(body["db"]["backend"], "postgres", "{body}");
+    assert_keys(&body["writer"], WRITER);
+    assert_keys(&body["actors"], &["count", "loads", "contests"]);
+}
+
+async fn health_degrades_while_the_database_is_gone() {
+    let Some((app, mut proxy)) = spawn_app_behind_proxy(CHECK_EVERY).await else {
+        return;
+    };
+    check_health(&app.get("/health", None).await, Db::Postgres);
+    proxy.close().await;
+    check_degraded(&wait_for_health(&app, StatusCode::SERVICE_UNAVAILABLE).await);
+    proxy.open().await;
+    wait_for_health(&app, StatusCode::OK).await;
+    check_health(&app.get("/health", None).await, Db::Postgres);
+    app.stop().await;
+}
+
+async fn health_degrades_while_the_database_hangs() {
+    let Some((app, mut proxy)) = spawn_app_behind_proxy(CHECK_EVERY).await else {
+        return;
+    };
+    check_health(&app.get("/health", None).await, Db::Postgres);
+    proxy.stall();
+    check_degraded(&wait_for_health(&app, StatusCode::SERVICE_UNAVAILABLE).await);
+    proxy.open().await;
+    wait_for_health(&app, StatusCode::OK).await;
+    check_health(&app.get("/health", None).await, Db::Postgres);
+    app.stop().await;
 }

@@ -2,9 +2,10 @@
 //! database (a temporary SQLite file, or a uuid-named PostgreSQL database), and typed request
 //! helpers that keep the tests short.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use futures::future::join_all;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, SqliteConnection};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -113,7 +114,7 @@ enum Server {
     /// The built `contestd` binary, killed with SIGKILL when the app is dropped (also on panic).
     Process {
         child: parking_lot::Mutex<Option<Child>>,
-        /// Holds the child's stderr, shown when it fails to start.
+        /// Holds the child's stdout and stderr (`logs`), shown when it fails to start.
         logs: TempDir,
     },
 }
@@ -134,8 +135,128 @@ pub async fn spawn_app_with(db: Db, extra: &[&str]) -> Option<TestApp> {
 /// Like `spawn_app_with`, but runs the built `contestd serve` binary as a child process (for
 /// tests that kill the server).
 pub async fn spawn_binary(db: Db, extra: &[&str]) -> Option<TestApp> {
+    spawn_binary_with_env(db, extra, &[]).await
+}
+
+/// Like `spawn_binary`, with environment variables for the child (e.g. `RUST_LOG`, which is
+/// `warn` unless given here).
+pub async fn spawn_binary_with_env(
+    db: Db,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Option<TestApp> {
     let (database_url, database) = fresh_database(db).await?;
-    Some(start_binary(db, database_url, Some(database), extra).await)
+    Some(start_binary(db, database_url, Some(database), extra, env).await)
+}
+
+/// Starts the server in-process over a fresh PostgreSQL database that it reaches only through
+/// a TCP proxy the test controls (`DbProxy`), or returns `None` when PostgreSQL is not
+/// configured.
+pub async fn spawn_app_behind_proxy(extra: &[&str]) -> Option<(TestApp, DbProxy)> {
+    let (database_url, database) = fresh_database(Db::Postgres).await?;
+    let mut url = reqwest::Url::parse(&database_url).expect("a database URL");
+    let upstream = format!(
+        "{}:{}",
+        url.host_str().expect("a database host"),
+        url.port().unwrap_or(5432)
+    );
+    let proxy = DbProxy::start(upstream).await;
+    url.set_host(Some("127.0.0.1")).expect("a host");
+    url.set_port(Some(proxy.port())).expect("a port");
+    let app = start(Db::Postgres, url.to_string(), Some(database), extra).await;
+    Some((app, proxy))
+}
+
+/// A TCP proxy on `127.0.0.1` in front of the PostgreSQL server, which the test can close (no
+/// listener, every live connection dropped), stall (every connection, live or new, kept open
+/// but nothing forwarded) and open again, always on the same port.
+pub struct DbProxy {
+    port: u16,
+    upstream: String,
+    stalled: tokio::sync::watch::Sender<bool>,
+    /// Owns the listener and, in a `JoinSet`, every connection: aborting it drops them all.
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DbProxy {
+    /// Opens a proxy on a free port, forwarding to `upstream` (`host:port`).
+    async fn start(upstream: String) -> DbProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a proxy port");
+        let port = listener.local_addr().expect("a local address").port();
+        let mut proxy = DbProxy {
+            port,
+            upstream,
+            stalled: tokio::sync::watch::Sender::new(false),
+            task: None,
+        };
+        proxy.task = Some(proxy.serve(listener));
+        proxy
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Drops every connection, then forwards new ones again, on the same port.
+    pub async fn open(&mut self) {
+        self.close().await;
+        self.stalled.send_replace(false);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on port {} again: {e}", self.port));
+        self.task = Some(self.serve(listener));
+    }
+
+    /// Stops listening and drops every live connection; returns once they are gone.
+    pub async fn close(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Stops forwarding on every connection, live or new, but keeps them open: a database
+    /// that hangs rather than refuses.
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        let upstream = self.upstream.clone();
+        let stalled = self.stalled.subscribe();
+        tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let mut stalled = stalled.clone();
+                connections.spawn(async move {
+                    let forward = async {
+                        if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    };
+                    tokio::select! {
+                        biased;
+                        _ = stalled.wait_for(|s| *s) => {}
+                        () = forward => return,
+                    }
+                    // Stalled: the client's socket stays open, unanswered, until the proxy
+                    // closes.
+                    std::future::pending::<()>().await;
+                });
+            }
+        })
+    }
+}
+
+impl Drop for DbProxy {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
 }
 
 /// A new empty database: its URL and the guard that removes it.
@@ -196,7 +317,7 @@ fn server_flags(database_url: &str, bind: &str, extra: &[&str]) -> Vec<String> {
         ("--admin-password", ADMIN_PW),
         ("--argon2-memory-kib", "64"),
         ("--argon2-iterations", "1"),
-        // The tests hammer the server; the quota tests set their own limits.
+        // Quotas no test hits unless it sets its own (the tests hammer the server).
         ("--quota-per-minute", "1000000"),
         ("--quota-burst", "1000000"),
         ("--login-per-minute", "1000000"),
@@ -263,17 +384,20 @@ async fn start_binary(
     database_url: String,
     database: Option<TestDatabase>,
     extra: &[&str],
+    env: &[(&str, &str)],
 ) -> TestApp {
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let logs = tempfile::tempdir().expect("temporary directory");
+    let stdout = std::fs::File::create(logs.path().join("stdout")).expect("a log file");
     let stderr = std::fs::File::create(logs.path().join("stderr")).expect("a log file");
     let child = Command::new(env!("CARGO_BIN_EXE_contestd"))
         .arg("serve")
         .args(server_flags(&database_url, &bind, extra))
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(stderr)
         .spawn()
         .expect("contestd starts");
@@ -300,8 +424,7 @@ async fn start_binary(
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = exited {
-                let log = std::fs::read_to_string(logs.path().join("stderr")).unwrap_or_default();
-                panic!("contestd exited at start ({status}):\n{log}");
+                panic!("contestd exited at start ({status}):\n{}", read_logs(logs));
             }
         }
         assert!(
@@ -310,6 +433,15 @@ async fn start_binary(
         );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// What a server run as a process wrote to stdout, then to stderr.
+fn read_logs(logs: &TempDir) -> String {
+    ["stdout", "stderr"]
+        .iter()
+        .map(|f| std::fs::read_to_string(logs.path().join(f)).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Drop for TestApp {
@@ -361,7 +493,7 @@ impl TestApp {
 
     /// The same binary again on this app's database (it does not own the database).
     pub async fn sibling_binary(&self, extra: &[&str]) -> TestApp {
-        start_binary(self.db, self.database_url.clone(), None, extra).await
+        start_binary(self.db, self.database_url.clone(), None, extra, &[]).await
     }
 
     /// Stops the server and waits until it has.
@@ -381,6 +513,71 @@ impl TestApp {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The process id of a server started with `spawn_binary` (still running or not reaped).
+    pub fn pid(&self) -> u32 {
+        let Server::Process { child, .. } = &self.server else {
+            panic!("only a server run as a process has a pid");
+        };
+        child.lock().as_ref().expect("the server was reaped").id()
+    }
+
+    /// Sends a signal (`"TERM"`, `"INT"`, …) to a server started with `spawn_binary`.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} failed: {status}");
+    }
+
+    /// Waits for a server started with `spawn_binary` to exit and reaps it; fails the test
+    /// (showing its logs, and killing it) if it is still running after `timeout`.
+    pub async fn wait_exit(&self, timeout: Duration) -> ExitStatus {
+        let Server::Process { child, logs } = &self.server else {
+            panic!("only a server run as a process exits");
+        };
+        let status = wait_for_opt(timeout, || {
+            let mut child = child.lock();
+            let status = child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if status.is_some() {
+                child.take();
+            }
+            std::future::ready(status)
+        })
+        .await;
+        status.unwrap_or_else(|| {
+            self.kill();
+            panic!(
+                "contestd still running {timeout:?} after being asked to stop:\n{}",
+                read_logs(logs)
+            )
+        })
+    }
+
+    /// Everything a server started with `spawn_binary` has written to stdout and stderr.
+    pub fn logs(&self) -> String {
+        let Server::Process { logs, .. } = &self.server else {
+            panic!("only a server run as a process has captured logs");
+        };
+        read_logs(logs)
+    }
+
+    /// `GET /metrics`, which must answer 200 in the Prometheus text format, parsed.
+    pub async fn metrics(&self) -> Metrics {
+        let (status, content_type, text) = self.get_text("/metrics", None, "text/plain").await;
+        assert_eq!(status, StatusCode::OK, "/metrics: {text}");
+        assert!(
+            content_type.starts_with("text/plain"),
+            "/metrics content type: {content_type}"
+        );
+        Metrics::parse(&text)
+    }
+
+    /// Sends a request built by the test (custom headers) and reads the JSON answer.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, HeaderMap, Value) {
+        read_with_headers(req.send().await.expect("the server answers")).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -704,6 +901,30 @@ impl TestApp {
         url.path().trim_start_matches('/').to_string()
     }
 
+    /// Takes a write lock on the `submissions` table from a connection of the test's own
+    /// (reads go on): the server's writer blocks until the lock is released.
+    pub async fn lock_submissions(&self) -> WriteLock {
+        let url = &self.database_url;
+        match self.db {
+            Db::Postgres => {
+                let mut conn = PgConnection::connect(url).await.expect("a connection");
+                sqlx::raw_sql("BEGIN; LOCK TABLE submissions IN EXCLUSIVE MODE")
+                    .execute(&mut conn)
+                    .await
+                    .expect("the lock");
+                WriteLock::Postgres(conn)
+            }
+            Db::Sqlite => {
+                let mut conn = SqliteConnection::connect(url).await.expect("a connection");
+                sqlx::raw_sql("BEGIN IMMEDIATE")
+                    .execute(&mut conn)
+                    .await
+                    .expect("the lock");
+                WriteLock::Sqlite(conn)
+            }
+        }
+    }
+
     /// Cuts this app's PostgreSQL database off (`ALLOW_CONNECTIONS false`, every backend
     /// terminated) or lets connections in again, from an admin connection to the server.
     /// Teardown allows connections again before dropping the database.
@@ -729,6 +950,34 @@ impl TestApp {
                 .unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
         let _ = conn.close().await;
+    }
+}
+
+/// A write lock taken by `TestApp::lock_submissions`; dropping the connection also frees it.
+pub enum WriteLock {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl WriteLock {
+    /// Rolls the locking transaction back and closes the connection.
+    pub async fn release(self) {
+        match self {
+            WriteLock::Postgres(mut conn) => {
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut conn)
+                    .await
+                    .expect("unlock");
+                let _ = conn.close().await;
+            }
+            WriteLock::Sqlite(mut conn) => {
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut conn)
+                    .await
+                    .expect("unlock");
+                let _ = conn.close().await;
+            }
+        }
     }
 }
 
@@ -762,7 +1011,18 @@ pub fn question_ids(contest: &Value) -> Vec<i64> {
 }
 
 /// Polls `check` every 20 ms until it gives `Some`, failing the test after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    wait_for_opt(timeout, check)
+        .await
+        .unwrap_or_else(|| panic!("{what}: not within {timeout:?}"))
+}
+
+/// Like `wait_for`, but `None` after `timeout` instead of failing.
+async fn wait_for_opt<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -770,11 +1030,119 @@ where
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = check().await {
-            return value;
+            return Some(value);
         }
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        if Instant::now() >= deadline {
+            return None;
+        }
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// One sample of a `/metrics` scrape: `name{labels} value`.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A parsed `/metrics` scrape.
+#[derive(Debug, Clone)]
+pub struct Metrics(pub Vec<Sample>);
+
+impl Metrics {
+    /// Parses the Prometheus text format: `#` lines are skipped, every other non-empty line
+    /// must be `name value` or `name{k="v",…} value` (an optional timestamp may follow).
+    pub fn parse(text: &str) -> Metrics {
+        let samples = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|line| {
+                parse_sample(line).unwrap_or_else(|| panic!("not a metrics line: {line:?}"))
+            })
+            .collect();
+        Metrics(samples)
+    }
+
+    /// The samples called `name` whose labels include every `(key, value)` of `labels`.
+    pub fn series<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&'a str, &'a str)],
+    ) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.0.iter().filter(move |s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+    }
+
+    /// The sum of the matching samples (see `series`), `None` when there is none.
+    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut matched = self.series(name, labels).peekable();
+        matched.peek()?;
+        Some(matched.map(|s| s.value).sum())
+    }
+
+    /// Like `find`, but the metric must be there.
+    #[track_caller]
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.find(name, labels)
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in /metrics: {self:#?}"))
+    }
+
+    /// Like `find`, with 0 when there is no such sample yet.
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.find(name, labels).unwrap_or(0.0)
+    }
+}
+
+fn parse_sample(line: &str) -> Option<Sample> {
+    let (name, mut rest) = line.split_at(line.find(['{', ' '])?);
+    let mut labels = BTreeMap::new();
+    if let Some(mut inner) = rest.strip_prefix('{') {
+        loop {
+            inner = inner.trim_start_matches([',', ' ']);
+            if let Some(after) = inner.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (key, after) = inner.split_once('=')?;
+            let key = key.trim();
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return None;
+            }
+            let quoted = after.strip_prefix('"')?;
+            let mut chars = quoted.char_indices();
+            let mut value = String::new();
+            let end = loop {
+                match chars.next()? {
+                    (i, '"') => break i,
+                    (_, '\\') => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        c => value.push(c),
+                    },
+                    (_, c) => value.push(c),
+                }
+            };
+            labels.insert(key.to_string(), value);
+            inner = &quoted[end + 1..];
+        }
+    }
+    let value = rest.split_whitespace().next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    Some(Sample {
+        name: name.to_string(),
+        labels,
+        value,
+    })
 }
 
 async fn read(resp: reqwest::Response) -> Resp {
@@ -900,6 +1268,16 @@ pub fn assert_keys(v: &Value, expected: &[&str]) {
     let mut expected = expected.to_vec();
     expected.sort_unstable();
     assert_eq!(keys(v), expected, "keys of {v}");
+}
+
+/// The `Retry-After` header as whole seconds, if it is one.
+pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Asserts an error answer: the status, and the body exactly `{"error": {"code", "message"}}`

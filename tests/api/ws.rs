@@ -22,17 +22,17 @@ both_databases!(
     with_db: a_client_that_does_not_read_is_dropped_alone,
 );
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-fn ws_url(app: &TestApp, contest: i64, token: &str) -> String {
+pub(crate) fn ws_url(app: &TestApp, contest: i64, token: &str) -> String {
     format!(
         "{}/ws/contests/{contest}?token={token}",
         app.address.replacen("http", "ws", 1)
     )
 }
 
-async fn connect(app: &TestApp, contest: i64, token: &str) -> Socket {
+pub(crate) async fn connect(app: &TestApp, contest: i64, token: &str) -> Socket {
     let (socket, response) = tokio_tungstenite::connect_async(ws_url(app, contest, token))
         .await
         .expect("WebSocket upgrade");
@@ -41,7 +41,7 @@ async fn connect(app: &TestApp, contest: i64, token: &str) -> Socket {
 }
 
 /// The next JSON text frame, within `within`.
-async fn next_frame(socket: &mut Socket, within: Duration) -> Value {
+pub(crate) async fn next_frame(socket: &mut Socket, within: Duration) -> Value {
     let deadline = Instant::now() + within;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
