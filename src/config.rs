@@ -178,6 +178,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CONTESTD_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// Connections the kernel may hold waiting to be accepted (capped by net.core.somaxconn):
+    /// a whole class connecting at the start must not find the queue full.
+    #[arg(long, env = "CONTESTD_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
+
     /// HTTP worker threads (default: the number of cores).
     #[arg(long, env = "CONTESTD_WORKERS")]
     pub workers: Option<usize>,

@@ -84,7 +84,7 @@ impl Application {
         let quotas = web::Data::from(quotas);
         let db_check = web::Data::from(db_check);
 
-        let listener = TcpListener::bind(args.bind)
+        let listener = listen(args.bind, args.listen_backlog)
             .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let store_data = web::Data::new(store.clone());
@@ -173,6 +173,17 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// A listening socket with our backlog (std's `TcpListener::bind` uses 128, and a class of
+/// 10,000 connecting at once overflows it).
+fn listen(address: std::net::SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    Ok(socket.into())
 }
 
 /// The name of the first of SIGTERM or SIGINT (Ctrl-C) to arrive.

@@ -80,9 +80,12 @@ impl Auth {
         let token = new_token();
         let now = model::now();
         let expires_at = now + self.token_ttl;
+        let token_hash = hash_token(&token);
         self.store
-            .insert_session(&hash_token(&token), user.id, now, expires_at)
+            .insert_session(&token_hash, user.id, now, expires_at)
             .await?;
+        // The student's next request (the contest, at the start) needs no database read.
+        self.cache.put(token_hash, user.clone(), expires_at);
         Ok(LoginResponse {
             token,
             expires_at,

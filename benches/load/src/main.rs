@@ -52,15 +52,21 @@ struct Args {
     /// Students (default: the preset's).
     #[arg(long)]
     students: Option<usize>,
-    #[arg(long, value_enum, default_value_t = Mode::Closed)]
-    mode: Mode,
-    /// Open loop: students starting per second (default: all within 10 s).
+    /// Default: the preset's (closed for seed and classroom, open for the stadium).
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+    /// Open loop: students starting per second (default: the preset's; the stadium's 80/s is
+    /// what argon2 at its default cost lets two cores log in).
     #[arg(long)]
     arrivals_per_sec: Option<f64>,
     /// Longest think time between opening the contest and submitting, in ms (default: the
-    /// preset's: 60 s for the stadium, so every submission lands inside the same minute).
+    /// preset's).
     #[arg(long)]
     think_max_ms: Option<u64>,
+    /// Every student submits inside this window (seconds), which opens once all have arrived
+    /// (open loop only; the stadium's default: 60).
+    #[arg(long)]
+    submit_window_secs: Option<u64>,
     #[arg(long, env = "CONTESTD_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: String,
     /// Raw-HTTP ceiling: this many connections GET /health as fast as they can.
@@ -89,6 +95,24 @@ impl Preset {
         }
     }
 
+    fn mode(self) -> Mode {
+        match self {
+            Preset::Seed | Preset::Classroom => Mode::Closed,
+            Preset::Stadium => Mode::Open,
+        }
+    }
+
+    fn arrivals_per_sec(self) -> f64 {
+        match self {
+            Preset::Seed | Preset::Classroom => 100.0,
+            Preset::Stadium => 80.0,
+        }
+    }
+
+    fn submit_window_secs(self) -> Option<u64> {
+        matches!(self, Preset::Stadium).then_some(60)
+    }
+
     fn think_max_ms(self) -> u64 {
         match self {
             Preset::Seed | Preset::Classroom => 5_000,
@@ -103,6 +127,8 @@ pub struct Day {
     pub usernames: Vec<String>,
     pub password: String,
     pub think_max: Duration,
+    /// Open loop with a window: when the window opens (from the start) and how long it is.
+    pub submit_window: Option<(std::time::Instant, Duration, Duration)>,
     pub ws_base: String,
     pub frames: student::FrameFigures,
 }
@@ -141,30 +167,47 @@ async fn main() -> Result<(), Failed> {
         eprintln!("setting up {students} students …");
         let setup = setup::prepare(&host, &args.admin_password, students).await?;
         let ws_base = host.replacen("http", "ws", 1);
+        let mode = args.mode.unwrap_or(args.preset.mode());
+        let rate = match mode {
+            Mode::Closed => students as f64,
+            Mode::Open => args
+                .arrivals_per_sec
+                .unwrap_or(args.preset.arrivals_per_sec()),
+        };
+        let window = args
+            .submit_window_secs
+            .or(args.preset.submit_window_secs())
+            .filter(|_| mode == Mode::Open)
+            .map(|secs| {
+                let arrivals = Duration::from_secs_f64(students as f64 / rate.max(0.001));
+                (std::time::Instant::now(), arrivals, Duration::from_secs(secs))
+            });
         let _ = DAY.set(Day {
             contest_id: setup.contest_id,
             usernames: setup.usernames,
             password: setup.password,
             think_max: Duration::from_millis(think_max),
+            submit_window: window,
             ws_base,
             frames: student::FrameFigures::default(),
         });
-        let rate = match args.mode {
-            Mode::Closed => students as f64,
-            Mode::Open => args
-                .arrivals_per_sec
-                .unwrap_or((students as f64 / 10.0).max(1.0)),
-        };
         let attack = GooseAttack::initialize_with_config(goose_config)?
             .register_scenario(student::scenario()?);
         let attack = configure(attack, &host, students, 0, Some(rate))?;
-        eprintln!("running the day ({:?} loop) …", args.mode);
+        eprintln!("running the day ({mode:?} loop, {rate} students/s) …");
         let metrics = attack.execute().await?;
         (
-            format!(
-                "{:?}: {students} students, {:?} loop, think ≤ {think_max} ms",
-                args.preset, args.mode
-            ),
+            match window {
+                Some((_, _, w)) => format!(
+                    "{:?}: {students} students, open loop at {rate}/s, all submitting within {} s",
+                    args.preset,
+                    w.as_secs()
+                ),
+                None => format!(
+                    "{:?}: {students} students, {mode:?} loop, think ≤ {think_max} ms",
+                    args.preset
+                ),
+            },
             metrics,
             DAY.get().map(|day| day.frames.summary()),
         )

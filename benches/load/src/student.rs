@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -244,14 +244,25 @@ async fn open_timer(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
-async fn think(_: &mut GooseUser) -> TransactionResult {
-    let most = day()?.think_max.as_millis() as u64;
-    let ms = if most == 0 {
+fn random_below(most: Duration) -> Duration {
+    let ms = most.as_millis() as u64;
+    Duration::from_millis(if ms == 0 {
         0
     } else {
-        rand::rng().random_range(0..most)
+        rand::rng().random_range(0..ms)
+    })
+}
+
+async fn think(_: &mut GooseUser) -> TransactionResult {
+    let day = day()?;
+    let pause = match day.submit_window {
+        // A moment inside the window, which opens when every student has arrived.
+        Some((start, opens, length)) => {
+            (start + opens + random_below(length)).saturating_duration_since(Instant::now())
+        }
+        None => random_below(day.think_max),
     };
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+    tokio::time::sleep(pause).await;
     Ok(())
 }
 
