@@ -89,9 +89,31 @@ impl Passwords {
             .acquire()
             .await
             .map_err(|e| ApiError::Unexpected(e.into()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| ApiError::Unexpected(e.into()))
+        tokio::task::spawn_blocking(move || {
+            yield_to_requests();
+            work()
+        })
+        .await
+        .map_err(|e| ApiError::Unexpected(e.into()))
+    }
+}
+
+/// Lowers the calling (blocking-pool) thread's scheduling priority once: a login stampede
+/// keeps every hashing permit busy, and at equal priority the HTTP workers got only a share
+/// of the cores (a contest's GET p99 reached ~1 s behind 1,000 logins). Niced, hashing still
+/// takes all the CPU nobody else wants.
+fn yield_to_requests() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if LOWERED.with(|l| l.replace(true)) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread's id only changes its nice value.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 

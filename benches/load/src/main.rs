@@ -233,7 +233,6 @@ fn configure(
         .set_default(GooseDefault::Host, host)?
         .set_default(GooseDefault::Users, users)?
         .set_default(GooseDefault::NoTelnet, true)?
-        .set_default(GooseDefault::NoWebSocket, true)?
         .set_default(GooseDefault::NoAutoStart, false)?
         .set_default(
             GooseDefault::CoordinatedOmissionMitigation,
