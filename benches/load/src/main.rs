@@ -150,9 +150,7 @@ async fn main() -> Result<(), Failed> {
 
     let (label, metrics, extra) = if let Some(connections) = args.ceiling {
         let attack = GooseAttack::initialize_with_config(goose_config)?
-            .register_scenario(
-                scenario!("ceiling").register_transaction(transaction!(health)),
-            );
+            .register_scenario(scenario!("ceiling").register_transaction(transaction!(health)));
         let attack = configure(attack, &host, connections, args.ceiling_secs, None)?;
         (
             format!("ceiling: GET /health, {connections} connections"),
@@ -161,9 +159,7 @@ async fn main() -> Result<(), Failed> {
         )
     } else {
         let students = args.students.unwrap_or(args.preset.students());
-        let think_max = args
-            .think_max_ms
-            .unwrap_or(args.preset.think_max_ms());
+        let think_max = args.think_max_ms.unwrap_or(args.preset.think_max_ms());
         eprintln!("setting up {students} students …");
         let setup = setup::prepare(&host, &args.admin_password, students).await?;
         let ws_base = host.replacen("http", "ws", 1);
@@ -180,7 +176,11 @@ async fn main() -> Result<(), Failed> {
             .filter(|_| mode == Mode::Open)
             .map(|secs| {
                 let arrivals = Duration::from_secs_f64(students as f64 / rate.max(0.001));
-                (std::time::Instant::now(), arrivals, Duration::from_secs(secs))
+                (
+                    std::time::Instant::now(),
+                    arrivals,
+                    Duration::from_secs(secs),
+                )
             });
         let _ = DAY.set(Day {
             contest_id: setup.contest_id,

@@ -70,7 +70,8 @@ pub async fn prepare(host: &str, admin_password: &str, students: usize) -> Resul
         .map(|i| json!({"prompt": format!("q{i}"), "options": ["a", "b", "c"], "correct_option": i % 3}))
         .collect();
     let contest = call(
-        http.post(format!("{host}/api/contests")).bearer_auth(&admin),
+        http.post(format!("{host}/api/contests"))
+            .bearer_auth(&admin),
         json!({
             "course_id": course_id, "title": format!("load {run}"),
             "start_time": now - TimeDelta::seconds(1), "end_time": now + TimeDelta::hours(1),

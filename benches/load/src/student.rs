@@ -223,7 +223,9 @@ async fn open_timer(user: &mut GooseUser) -> TransactionResult {
         Ok(connected) => connected,
         Err(e) => {
             day.frames.failed.fetch_add(1, Ordering::Relaxed);
-            return Err(Box::new(TransactionError::Custom(format!("WebSocket: {e}"))));
+            return Err(Box::new(TransactionError::Custom(format!(
+                "WebSocket: {e}"
+            ))));
         }
     };
     let reader = tokio::spawn(async move {
