@@ -6,6 +6,8 @@
 
 mod outlet;
 
+use outlet::Handed;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
-use futures_util::FutureExt;
 use tokio::sync::{oneshot, watch};
 
 use crate::auth::Caller;
@@ -142,12 +143,11 @@ async fn run_socket(
     ws.open.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Queues a control frame without waiting: `None` when queued, else why the socket ends (a
-/// full queue means the client does not read).
+/// Queues a control frame without waiting: `None` when queued, else why the socket ends.
 fn queue(send: impl Future<Output = Result<(), actix_ws::Closed>>) -> Option<Option<CloseCode>> {
-    match tokio::task::unconstrained(send).now_or_never() {
-        Some(Ok(())) => None,
-        Some(Err(_)) => Some(None),
-        None => Some(Some(CloseCode::Policy)),
+    match outlet::try_queue(send) {
+        Handed::Queued => None,
+        Handed::Gone => Some(None),
+        Handed::Full => Some(Some(CloseCode::Policy)),
     }
 }

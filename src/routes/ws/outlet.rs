@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -127,7 +128,7 @@ async fn run(outlet: Rc<LocalOutlet>, mut rx: mpsc::UnboundedReceiver<Push>) {
 }
 
 /// What handing a frame to a socket's queue came to.
-enum Handed {
+pub enum Handed {
     Queued,
     /// The socket is closed already; its task is ending.
     Gone,
@@ -135,14 +136,18 @@ enum Handed {
     Full,
 }
 
-fn hand(session: &mut Session, frame: Frame) -> Handed {
-    // One task hands frames to thousands of queues in one poll: outside tokio's cooperative
-    // budget, or past ~128 sends every queue would look full.
-    match tokio::task::unconstrained(session.text(frame)).now_or_never() {
+/// Queues a frame without waiting. Outside tokio's cooperative budget: one task hands frames to
+/// thousands of queues in one poll, and past ~128 sends every queue would look full.
+pub fn try_queue(send: impl Future<Output = Result<(), actix_ws::Closed>>) -> Handed {
+    match tokio::task::unconstrained(send).now_or_never() {
         Some(Ok(())) => Handed::Queued,
         Some(Err(_)) => Handed::Gone,
         None => Handed::Full,
     }
+}
+
+fn hand(session: &mut Session, frame: Frame) -> Handed {
+    try_queue(session.text(frame))
 }
 
 impl LocalOutlet {
