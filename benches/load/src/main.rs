@@ -11,6 +11,7 @@
 //!
 //! Goose's own flags follow `--` (e.g. `-- --report-file report.html` for graphs over time).
 
+mod burst;
 mod report;
 mod setup;
 mod student;
@@ -72,6 +73,10 @@ struct Args {
     /// Raw-HTTP ceiling: this many connections GET /health as fast as they can.
     #[arg(long)]
     ceiling: Option<usize>,
+    /// Durable-submission rate: the students (default: the preset's) log in, then all submit at
+    /// once with this many requests in flight (one shared client; see `burst.rs`).
+    #[arg(long)]
+    burst: Option<usize>,
     /// Seconds the ceiling runs.
     #[arg(long, default_value_t = 15)]
     ceiling_secs: usize,
@@ -148,6 +153,22 @@ async fn main() -> Result<(), Failed> {
     let host = args.host.trim_end_matches('/').to_string();
     let before = report::ServerFigures::read(&host, args.server_pid).await;
 
+    if let Some(concurrency) = args.burst {
+        let students = args.students.unwrap_or(args.preset.students());
+        eprintln!("setting up {students} students …");
+        let setup = setup::prepare(&host, &args.admin_password, students).await?;
+        let figures = burst::run(&host, &setup, concurrency.max(1)).await?;
+        let after = report::ServerFigures::read(&host, args.server_pid).await;
+        println!(
+            "\nburst: {students} students submit at once, {concurrency} in flight\n\n{}",
+            figures.table()
+        );
+        let batches = after.writer_batches.zip(before.writer_batches);
+        if let Some((a, b)) = batches {
+            println!("writer: {} batches", a.saturating_sub(b));
+        }
+        return Ok(());
+    }
     let (label, metrics, extra) = if let Some(connections) = args.ceiling {
         let attack = GooseAttack::initialize_with_config(goose_config)?
             .register_scenario(scenario!("ceiling").register_transaction(transaction!(health)));

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::Failed;
 
-/// Most users `POST /api/users/bulk` takes at once.
+/// Most users `POST /api/users/bulk` (and ids `PUT …/enrollments`) takes at once.
 const BULK: usize = 10_000;
 
 pub struct Setup {
@@ -59,12 +59,14 @@ pub async fn prepare(host: &str, admin_password: &str, students: usize) -> Resul
     )
     .await?;
     let course_id = course["id"].as_i64().ok_or("no course id")?;
-    call(
-        http.put(format!("{host}/api/courses/{course_id}/enrollments"))
-            .bearer_auth(&admin),
-        json!({ "student_ids": ids }),
-    )
-    .await?;
+    for chunk in ids.chunks(BULK) {
+        call(
+            http.put(format!("{host}/api/courses/{course_id}/enrollments"))
+                .bearer_auth(&admin),
+            json!({ "student_ids": chunk }),
+        )
+        .await?;
+    }
     let now = Utc::now();
     let questions: Vec<Value> = (0..5)
         .map(|i| json!({"prompt": format!("q{i}"), "options": ["a", "b", "c"], "correct_option": i % 3}))
