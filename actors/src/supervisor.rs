@@ -145,6 +145,16 @@ pub struct Lookups {
     pub misses: AtomicU64,
 }
 
+impl Lookups {
+    /// (hits, misses) so far.
+    pub fn figures(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
+
 impl Runtime {
     /// Starts the writer, the arbiters and the supervisor. Call inside an actix `System`.
     pub fn start(

@@ -121,15 +121,9 @@ fn current(
         Opts::new("cache_misses_total", "Lookups that had to go further"),
         &["cache"],
     )?)?;
-    let (token_hits, token_misses) = auth.cache_figures();
-    let lookups = runtime.lookups();
-    for (cache, hit, miss) in [
-        ("token", token_hits, token_misses),
-        (
-            "contest",
-            lookups.hits.load(Ordering::Relaxed),
-            lookups.misses.load(Ordering::Relaxed),
-        ),
+    for (cache, (hit, miss)) in [
+        ("token", auth.cache_figures()),
+        ("contest", runtime.lookups().figures()),
     ] {
         hits.with_label_values(&[cache]).inc_by(hit);
         misses.with_label_values(&[cache]).inc_by(miss);

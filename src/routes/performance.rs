@@ -1,8 +1,6 @@
 //! `GET /api/contests/performance` (admin): per route, the count and p50/p95/p99 latency over
 //! the last 5 minutes, cache hit rates, rate-limit refusals and the writer's figures.
 
-use std::sync::atomic::Ordering;
-
 use actix_web::{web, HttpResponse};
 use contestd_actors::Runtime;
 use serde::Serialize;
@@ -40,7 +38,7 @@ struct CacheFigures {
 }
 
 impl CacheFigures {
-    fn new(hits: u64, misses: u64) -> Self {
+    fn new((hits, misses): (u64, u64)) -> Self {
         let total = hits + misses;
         let hit_rate = if total == 0 {
             0.0
@@ -69,17 +67,12 @@ async fn performance(
     auth: web::Data<Auth>,
     runtime: web::Data<Runtime>,
 ) -> HttpResponse {
-    let (token_hits, token_misses) = auth.cache_figures();
-    let lookups = runtime.lookups();
     HttpResponse::Ok().json(Performance {
         window_s: WINDOW.as_secs(),
         routes: observer.window.report(),
         caches: Caches {
-            token: CacheFigures::new(token_hits, token_misses),
-            contest: CacheFigures::new(
-                lookups.hits.load(Ordering::Relaxed),
-                lookups.misses.load(Ordering::Relaxed),
-            ),
+            token: CacheFigures::new(auth.cache_figures()),
+            contest: CacheFigures::new(runtime.lookups().figures()),
         },
         rate_limited: RateLimited {
             user: quotas.refused(Scope::User),
