@@ -669,32 +669,36 @@ impl Store {
         }))
     }
 
-    /// Inserts the rows in one transaction, skipping those whose (contest, student) is already
-    /// stored. Returns, per row, whether it was inserted.
+    /// Inserts the rows atomically, skipping those whose (contest, student) is already stored.
+    /// Returns, per row, whether it was inserted.
     pub async fn insert_submissions(&self, rows: &[SubmissionRow]) -> Result<Vec<bool>> {
-        let mut inserted: HashSet<uuid::Uuid> = HashSet::with_capacity(rows.len());
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for chunk in rows.chunks(CHUNK) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO submissions \
-                     (id, contest_id, student_id, submitted_at, answers, score, max_score) ",
-                );
-                q.push_values(chunk, |mut row, s| {
-                    row.push_bind(s.id)
-                        .push_bind(s.contest_id)
-                        .push_bind(s.student_id)
-                        .push_bind(s.submitted_at)
-                        .push_bind(sqlx::types::Json(&s.answers))
-                        .push_bind(s.score)
-                        .push_bind(s.max_score);
-                });
-                q.push(" ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id");
-                let ids: Vec<uuid::Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-                inserted.extend(ids);
+        let inserted: HashSet<uuid::Uuid> = match self {
+            Store::Postgres(pool) => postgres::insert_submissions(pool, rows).await?,
+            Store::Sqlite(pool) => {
+                let mut inserted = HashSet::with_capacity(rows.len());
+                let mut tx = pool.begin().await?;
+                for chunk in rows.chunks(CHUNK) {
+                    let mut q = QueryBuilder::new(
+                        "INSERT INTO submissions \
+                         (id, contest_id, student_id, submitted_at, answers, score, max_score) ",
+                    );
+                    q.push_values(chunk, |mut row, s| {
+                        row.push_bind(s.id)
+                            .push_bind(s.contest_id)
+                            .push_bind(s.student_id)
+                            .push_bind(s.submitted_at)
+                            .push_bind(sqlx::types::Json(&s.answers))
+                            .push_bind(s.score)
+                            .push_bind(s.max_score);
+                    });
+                    q.push(" ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id");
+                    let ids: Vec<uuid::Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+                    inserted.extend(ids);
+                }
+                tx.commit().await?;
+                inserted
             }
-            tx.commit().await?;
-        });
+        };
         Ok(rows.iter().map(|r| inserted.contains(&r.id)).collect())
     }
 

@@ -1,9 +1,14 @@
-//! PostgreSQL specifics: pool set-up, migrations, maintenance.
+//! PostgreSQL specifics: pool set-up, migrations, maintenance, the batch insert.
+
+use std::collections::HashSet;
 
 use sqlx::postgres::PgPoolOptions;
+use sqlx::types::Json;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::config::DbArgs;
+use crate::model::SubmissionRow;
 
 pub(super) async fn connect(args: &DbArgs) -> Result<PgPool, String> {
     PgPoolOptions::new()
@@ -35,4 +40,29 @@ pub(super) async fn optimize(pool: &PgPool) -> Result<Vec<String>, String> {
         .await
         .map_err(|e| format!("{statement}: {e}"))?;
     Ok(vec![format!("ran {statement}")])
+}
+
+/// One statement whatever the batch size, so it is parsed and planned once per connection (a
+/// VALUES list of a new length is a new statement), and atomic without BEGIN/COMMIT round trips.
+pub(super) async fn insert_submissions(
+    pool: &PgPool,
+    rows: &[SubmissionRow],
+) -> Result<HashSet<Uuid>, sqlx::Error> {
+    let sql = "INSERT INTO submissions
+                   (id, contest_id, student_id, submitted_at, answers, score, max_score)
+               SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::timestamptz[],
+                                    $5::jsonb[], $6::int8[], $7::int8[])
+               ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id";
+    let column = |f: fn(&SubmissionRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let ids: Vec<Uuid> = sqlx::query_scalar(sql)
+        .bind(rows.iter().map(|r| r.id).collect::<Vec<Uuid>>())
+        .bind(column(|r| r.contest_id))
+        .bind(column(|r| r.student_id))
+        .bind(rows.iter().map(|r| r.submitted_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| Json(&r.answers)).collect::<Vec<_>>())
+        .bind(column(|r| r.score))
+        .bind(column(|r| r.max_score))
+        .fetch_all(pool)
+        .await?;
+    Ok(ids.into_iter().collect())
 }

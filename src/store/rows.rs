@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::model::{Answer, Contest, Id, Question, ResultsPolicy};
+use crate::model::{Answer, Contest, Id, Question, ResultsPolicy, SubmissionRow};
 
 /// The columns `ContestRow` reads, from a table aliased `c`.
 pub const CONTEST_COLUMNS: &str =
@@ -68,6 +68,20 @@ pub struct Submission {
     pub answers: Vec<Answer>,
     pub score: i64,
     pub max_score: i64,
+}
+
+impl From<&SubmissionRow> for Submission {
+    fn from(row: &SubmissionRow) -> Self {
+        Submission {
+            id: row.id,
+            contest_id: row.contest_id,
+            student_id: row.student_id,
+            submitted_at: row.submitted_at,
+            answers: row.answers.clone(),
+            score: row.score,
+            max_score: row.max_score,
+        }
+    }
 }
 
 /// A submission with its student's name, for admins.
