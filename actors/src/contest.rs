@@ -11,7 +11,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::model::{Answer, Contest, ContestStatus, Id, Snapshot};
+use crate::model::{Answer, Contest, ContestStatus, Id, Snapshot, SubmissionRow};
 use crate::rules::{ContestState, Figures, Refusal, StudentView};
 use crate::timer::{frame, FrameKind, Outlet, Subscribers};
 use crate::writer::{WriteOutcome, WriterHandle};
@@ -193,7 +193,15 @@ macro_rules! counted {
     )*};
 }
 
-counted!(GetView, GetContest, Submit, GetFigures, Validate, Subscribe);
+counted!(
+    GetView,
+    GetContest,
+    GetOwnSubmission,
+    Submit,
+    GetFigures,
+    Validate,
+    Subscribe
+);
 
 /// The student view (`student: None` for an admin).
 #[derive(Message, Clone)]
@@ -219,10 +227,33 @@ pub struct GetContest {
 impl Handler<GetContest> for ContestActor {
     type Result = Result<Contest, Refusal>;
     fn handle(&mut self, msg: GetContest, _: &mut Context<Self>) -> Self::Result {
-        if msg.student.is_some() && !self.state.contest().is_active {
+        self.contest_for(msg.student)
+    }
+}
+
+impl ContestActor {
+    /// A hidden contest does not exist for students.
+    fn contest_for(&self, student: Option<Id>) -> Result<Contest, Refusal> {
+        if student.is_some() && !self.state.contest().is_active {
             return Err(Refusal::NotFound);
         }
         Ok(self.state.contest().clone())
+    }
+}
+
+/// The contest as `GetContest` gives it, and the student's submission when this actor committed
+/// it (`None`: not known here, the database may still hold one).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(Contest, Option<Arc<SubmissionRow>>), Refusal>")]
+pub struct GetOwnSubmission {
+    pub student: Id,
+}
+
+impl Handler<GetOwnSubmission> for ContestActor {
+    type Result = Result<(Contest, Option<Arc<SubmissionRow>>), Refusal>;
+    fn handle(&mut self, msg: GetOwnSubmission, _: &mut Context<Self>) -> Self::Result {
+        let contest = self.contest_for(Some(msg.student))?;
+        Ok((contest, self.state.committed_row(msg.student)))
     }
 }
 
@@ -263,7 +294,7 @@ impl Handler<Submit> for ContestActor {
             submitted_at: row.submitted_at,
             score: immediate.then_some((row.score, row.max_score)),
         };
-        let score = row.score;
+        let kept = Arc::new(row.clone());
         let waiting = match self.writer.submit(row) {
             Ok(waiting) => waiting,
             Err(_) => {
@@ -277,7 +308,7 @@ impl Handler<Submit> for ContestActor {
             fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| {
                 let result = match outcome {
                     Ok(WriteOutcome::Committed) => {
-                        act.state.committed(student, score);
+                        act.state.committed(kept);
                         Ok(receipt)
                     }
                     Ok(WriteOutcome::Duplicate) => {

@@ -17,7 +17,8 @@ pub mod writer;
 mod tests;
 
 pub use contest::{
-    Change, GetContest, GetFigures, GetView, Receipt, Submit, Subscribe, Unsubscribe, Validate,
+    Change, GetContest, GetFigures, GetOwnSubmission, GetView, Receipt, Submit, Subscribe,
+    Unsubscribe, Validate,
 };
 pub use rules::{Figures, Refusal, StudentView};
 pub use supervisor::{

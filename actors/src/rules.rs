@@ -86,6 +86,9 @@ pub struct ContestState {
     max_score: i64,
     enrolled: HashSet<Id>,
     submitted: HashSet<Id>,
+    /// The rows committed through this state, so a student reading their submission back right
+    /// after submitting needs no database read (older ones are read from the database).
+    committed_rows: HashMap<Id, Arc<SubmissionRow>>,
     pending: HashSet<Id>,
     score_sum: i64,
     scored: usize,
@@ -116,6 +119,7 @@ impl ContestState {
             max_score,
             enrolled: enrolled.into_iter().collect(),
             submitted: submitted.into_iter().map(|(id, _)| id).collect(),
+            committed_rows: HashMap::new(),
             pending: HashSet::new(),
             score_sum,
             scored,
@@ -218,12 +222,19 @@ impl ContestState {
     }
 
     /// The claimed row is committed.
-    pub fn committed(&mut self, student: Id, score: i64) {
+    pub fn committed(&mut self, row: Arc<SubmissionRow>) {
+        let student = row.student_id;
         self.pending.remove(&student);
         if self.submitted.insert(student) {
-            self.score_sum += score;
+            self.score_sum += row.score;
             self.scored += 1;
         }
+        self.committed_rows.insert(student, row);
+    }
+
+    /// The student's committed submission, when it was committed through this state.
+    pub fn committed_row(&self, student: Id) -> Option<Arc<SubmissionRow>> {
+        self.committed_rows.get(&student).cloned()
     }
 
     /// The database already had a submission for the student (written by another runtime).
@@ -410,7 +421,14 @@ mod tests {
         );
         state.release(1);
         let claim = state.claim(1, vec![], now).unwrap();
-        state.committed(1, claim.row.score);
+        assert_eq!(state.committed_row(1), None, "not readable while pending");
+        state.committed(Arc::new(claim.row.clone()));
+        assert_eq!(state.committed_row(1).as_deref(), Some(&claim.row));
+        assert_eq!(
+            state.committed_row(3),
+            None,
+            "loaded rows are read from the database"
+        );
         assert_eq!(
             state.claim(1, vec![], now),
             Err(Refusal::AlreadySubmitted),
@@ -432,6 +450,7 @@ mod tests {
         state.claim(2, vec![], now).unwrap();
         state.found_duplicate(2);
         assert!(state.has_submitted(2));
+        assert_eq!(state.committed_row(2), None, "another runtime's row");
         assert!(!state.has_pending());
         assert_eq!(state.claim(2, vec![], now), Err(Refusal::AlreadySubmitted));
     }

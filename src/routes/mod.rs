@@ -19,21 +19,25 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// actix tries the routes in the order they are registered, and each path with a `{segment}`
+/// costs a regex match; so the fixed paths come first, then the students' hot paths, and the
+/// rarely used parameterised admin paths last.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(metrics::configure)
-        .configure(ws::configure)
         .service(
             web::scope("/api")
                 .configure(auth::configure)
                 .configure(users::configure)
-                .configure(courses::configure)
                 // Fixed paths under /contests before /contests/{id}, which would catch them.
                 .configure(operations::configure)
                 .configure(performance::configure)
+                .configure(submissions::configure_fixed)
+                .configure(contests::configure)
                 .configure(submissions::configure)
-                .configure(contests::configure),
-        );
+                .configure(courses::configure),
+        )
+        .configure(ws::configure);
 }
 
 /// A JSON request body. Unlike actix's `Json`, a type error names the field

@@ -11,13 +11,17 @@ use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{self, parse_id_list, Answer, Contest, ContestStatus, Id};
 use crate::store::{NamedSubmission, Store, Submission};
-use contestd_actors::{GetContest, GetView, Runtime, Submit};
+use contestd_actors::{GetContest, GetOwnSubmission, GetView, Runtime, Submit};
+
+/// `/contests/my-submissions-bulk`, which `/contests/{id}` would catch.
+pub fn configure_fixed(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/contests/my-submissions-bulk").route(web::get().to(my_submissions_bulk)),
+    );
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/contests/my-submissions-bulk").route(web::get().to(my_submissions_bulk)),
-    )
-    .service(
         web::resource("/contests/{id}/submissions")
             .route(web::post().to(submit))
             .route(web::get().to(list)),
@@ -122,18 +126,14 @@ async fn my_submission(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let student = caller.user.id;
-    let contest = runtime
-        .ask(
-            id,
-            GetContest {
-                student: Some(student),
-            },
-        )
-        .await??;
-    let submission = store
-        .submission(id, student)
-        .await?
-        .ok_or_else(|| ApiError::not_found("submission"))?;
+    let (contest, committed_here) = runtime.ask(id, GetOwnSubmission { student }).await??;
+    let submission = match committed_here {
+        Some(row) => Submission::from(row.as_ref()),
+        None => store
+            .submission(id, student)
+            .await?
+            .ok_or_else(|| ApiError::not_found("submission"))?,
+    };
     Ok(HttpResponse::Ok().json(OwnSubmission::new(submission, &contest, model::now())))
 }
 

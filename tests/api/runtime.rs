@@ -227,6 +227,17 @@ async fn evicted_contest_still_refuses_a_second_submission(db: Db) {
     let rows = app.all_submissions(id).await;
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["id"], first["id"], "the first submission stands");
+    // Committed before the eviction, so the reloaded actor does not hold it: read from the
+    // database, the same submission.
+    let mine = format!("{}/my-submission", contest_path(id));
+    let (status, own) = app.get(&mine, Some(&students[0].token)).await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own["id"], first["id"], "{own}");
+    assert_eq!(
+        own["answers"],
+        json!([{"question_id": q[0], "option": 1}]),
+        "{own}"
+    );
     app.stop().await;
 }
 
@@ -276,6 +287,14 @@ async fn two_runtimes_on_one_database_accept_one_submission(app: &TestApp) {
         // Both runtimes now know every student has submitted.
         let (status, _) = server.submit(id, &students[0].token, answers(&[])).await;
         assert_eq!(status, StatusCode::CONFLICT);
+        // Each reads back the accepted submission, whichever runtime committed it (the other
+        // one reads it from the database).
+        for s in &students {
+            let mine = format!("{}/my-submission", contest_path(id));
+            let (status, own) = server.get(&mine, Some(&s.token)).await;
+            assert_eq!(status, StatusCode::OK, "{own}");
+            assert!(accepted.contains(str_field(&own, "id")), "{own}");
+        }
     }
     other.stop().await;
 }
