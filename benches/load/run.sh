@@ -25,7 +25,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && b
 backend=$([[ $url == postgres* ]] && echo postgres || echo sqlite)
 load() { target/release/contestd-load --host "http://127.0.0.1:$port" --admin-password "$password" \
   --server-pid "$server" "$@" -- --quiet; }
-load --ceiling 64 --json "$out/ceiling-$backend.json" | tail -n +1
+load --ceiling 64 --json "$out/ceiling-$backend.json"
 for preset in "$@"; do
-  load --preset "$preset" --json "$out/$preset-$backend.json"
+  load --preset "$preset" --json "$out/$preset-$backend.json" --plot "$out/$preset-$backend.svg"
 done

@@ -9,6 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
+use crate::plot::Sample;
 use crate::setup::Setup;
 use crate::Failed;
 
@@ -17,6 +18,8 @@ pub struct BurstFigures {
     pub seconds: f64,
     pub statuses: std::collections::BTreeMap<u16, usize>,
     pub latency: Histogram<u64>,
+    /// Every submission, for `--plot`.
+    pub samples: Vec<Sample>,
 }
 
 async fn post(
@@ -34,7 +37,16 @@ async fn post(
     Some((status, response.json().await.unwrap_or(Value::Null)))
 }
 
-pub async fn run(host: &str, setup: &Setup, concurrency: usize) -> Result<BurstFigures, Failed> {
+/// Every student logged in, and what each of them will submit where.
+pub struct Ready {
+    http: reqwest::Client,
+    tokens: Vec<String>,
+    url: String,
+    body: Value,
+}
+
+/// Logs every student in (not measured) and reads the contest's questions for the answers.
+pub async fn ready(host: &str, setup: &Setup, concurrency: usize) -> Result<Ready, Failed> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
@@ -69,16 +81,38 @@ pub async fn run(host: &str, setup: &Setup, concurrency: usize) -> Result<BurstF
         .collect();
     let body = json!({ "answers": answers });
     let url = format!("{host}/api/contests/{}/submissions", setup.contest_id);
+    Ok(Ready {
+        http,
+        tokens,
+        url,
+        body,
+    })
+}
+
+/// For `benches/load/submit.lua`: the tokens (one per line), the body and the URL, in `dir`.
+pub fn write_for_wrk(ready: &Ready, dir: &std::path::Path) -> Result<(), Failed> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("tokens.txt"), ready.tokens.join("\n") + "\n")?;
+    std::fs::write(dir.join("body.json"), serde_json::to_vec(&ready.body)?)?;
+    std::fs::write(dir.join("url"), &ready.url)?;
+    Ok(())
+}
+
+/// All the students submit at once, `concurrency` requests in flight.
+pub async fn run(ready: &Ready, concurrency: usize) -> Result<BurstFigures, Failed> {
+    let Ready {
+        http,
+        tokens,
+        url,
+        body,
+    } = ready;
     eprintln!("{} students submit at once …", tokens.len());
     let started = Instant::now();
-    let results: Vec<(Option<u16>, Duration)> = stream::iter(&tokens)
-        .map(|token| {
-            let (http, url, body) = (&http, &url, &body);
-            async move {
-                let sent = Instant::now();
-                let status = post(http, url, Some(token), body).await.map(|(s, _)| s);
-                (status, sent.elapsed())
-            }
+    let results: Vec<(Option<u16>, Duration, Duration)> = stream::iter(tokens)
+        .map(|token| async move {
+            let sent = Instant::now();
+            let status = post(http, url, Some(token), body).await.map(|(s, _)| s);
+            (status, sent - started, sent.elapsed())
         })
         .buffer_unordered(concurrency)
         .collect()
@@ -86,15 +120,22 @@ pub async fn run(host: &str, setup: &Setup, concurrency: usize) -> Result<BurstF
     let seconds = started.elapsed().as_secs_f64();
     let mut latency = Histogram::new_with_bounds(1, 600_000_000, 3)?;
     let mut statuses = std::collections::BTreeMap::new();
-    for (status, took) in &results {
+    let mut samples = Vec::with_capacity(results.len());
+    for (status, at, took) in &results {
         *statuses.entry(status.unwrap_or(0)).or_insert(0) += 1;
         latency.saturating_record((took.as_micros() as u64).max(1));
+        samples.push(Sample {
+            operation: "submit".into(),
+            at_ms: at.as_millis() as u64,
+            took_us: took.as_micros() as u64,
+        });
     }
     Ok(BurstFigures {
         submissions: results.len(),
         seconds,
         statuses,
         latency,
+        samples,
     })
 }
 

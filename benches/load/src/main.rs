@@ -5,13 +5,18 @@
 //! timer (WebSocket), think, submit once, read the submission back — and reports every operation
 //! (goose's per-request metrics: count, throughput, p50/p90/p99/p99.9/max, statuses), the
 //! timer frames' delays, and the server's own figures from `/health` and `/metrics`. `--ceiling`
-//! measures raw HTTP against `GET /health` instead, the yardstick for every other figure.
+//! measures raw HTTP against `GET /health` instead, the yardstick for every other figure;
+//! `--burst` all the students submitting at once (`--for-wrk`: hand them to wrk instead);
+//! `--plot FILE.svg` draws throughput and p99 latency per operation, second by second.
 //!
 //!   cargo run --release -p contestd-load -- --preset classroom --admin-password …
 //!
-//! Goose's own flags follow `--` (e.g. `-- --report-file report.html` for graphs over time).
+//! Goose's own flags follow `--` (e.g. `-- --report-file report.html` for goose's own report).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod burst;
+mod plot;
 mod report;
 mod setup;
 mod student;
@@ -21,6 +26,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use goose::config::GooseConfiguration;
+use goose::logger::GooseLogFormat;
 use goose::prelude::*;
 use student::health;
 
@@ -77,12 +83,19 @@ struct Args {
     /// once with this many requests in flight (one shared client; see `burst.rs`).
     #[arg(long)]
     burst: Option<usize>,
+    /// With `--burst`: log the students in, write their tokens, the body and the URL to this
+    /// directory for wrk (`benches/load/submit.lua`) and stop before submitting.
+    #[arg(long, requires = "burst")]
+    for_wrk: Option<String>,
     /// Seconds the ceiling runs.
     #[arg(long, default_value_t = 15)]
     ceiling_secs: usize,
     /// Where the JSON report goes.
     #[arg(long, default_value = "contestd-load.json")]
     json: String,
+    /// Also draw throughput and p99 latency per operation over time into this SVG file.
+    #[arg(long)]
+    plot: Option<String>,
     /// The server's process id, to read its resident memory from /proc (local servers).
     #[arg(long)]
     server_pid: Option<u32>,
@@ -150,6 +163,8 @@ async fn main() -> Result<(), Failed> {
         eprintln!("could not raise the open-files limit: {e}");
     }
     let goose_config = GooseConfiguration::parse_args_default(&args.goose)?;
+    // A plot is drawn from goose's request log: one JSON line per request.
+    let request_log = args.plot.as_ref().map(|p| format!("{p}.requests.json"));
     let host = args.host.trim_end_matches('/').to_string();
     let before = report::ServerFigures::read(&host, args.server_pid).await;
 
@@ -157,12 +172,20 @@ async fn main() -> Result<(), Failed> {
         let students = args.students.unwrap_or(args.preset.students());
         eprintln!("setting up {students} students …");
         let setup = setup::prepare(&host, &args.admin_password, students).await?;
-        let figures = burst::run(&host, &setup, concurrency.max(1)).await?;
+        let ready = burst::ready(&host, &setup, concurrency.max(1)).await?;
+        if let Some(dir) = &args.for_wrk {
+            burst::write_for_wrk(&ready, std::path::Path::new(dir))?;
+            eprintln!("tokens, body and URL for benches/load/submit.lua written to {dir}");
+            return Ok(());
+        }
+        let figures = burst::run(&ready, concurrency.max(1)).await?;
         let after = report::ServerFigures::read(&host, args.server_pid).await;
-        println!(
-            "\nburst: {students} students submit at once, {concurrency} in flight\n\n{}",
-            figures.table()
-        );
+        let label = format!("burst: {students} students submit at once, {concurrency} in flight");
+        println!("\n{label}\n\n{}", figures.table());
+        if let Some(path) = &args.plot {
+            plot::write_svg(path, &label, &figures.samples)?;
+            eprintln!("plot: {path}");
+        }
         let batches = after.writer_batches.zip(before.writer_batches);
         if let Some((a, b)) = batches {
             println!("writer: {} batches", a.saturating_sub(b));
@@ -172,7 +195,14 @@ async fn main() -> Result<(), Failed> {
     let (label, metrics, extra) = if let Some(connections) = args.ceiling {
         let attack = GooseAttack::initialize_with_config(goose_config)?
             .register_scenario(scenario!("ceiling").register_transaction(transaction!(health)));
-        let attack = configure(attack, &host, connections, args.ceiling_secs, None)?;
+        let attack = configure(
+            attack,
+            &host,
+            connections,
+            args.ceiling_secs,
+            None,
+            request_log.as_deref(),
+        )?;
         (
             format!("ceiling: GET /health, {connections} connections"),
             attack.execute().await?,
@@ -214,7 +244,14 @@ async fn main() -> Result<(), Failed> {
         });
         let attack = GooseAttack::initialize_with_config(goose_config)?
             .register_scenario(student::scenario()?);
-        let attack = configure(attack, &host, students, 0, Some(rate))?;
+        let attack = configure(
+            attack,
+            &host,
+            students,
+            0,
+            Some(rate),
+            request_log.as_deref(),
+        )?;
         eprintln!("running the day ({mode:?} loop, {rate} students/s) …");
         let metrics = attack.execute().await?;
         (
@@ -236,20 +273,33 @@ async fn main() -> Result<(), Failed> {
     let after = report::ServerFigures::read(&host, args.server_pid).await;
     let report = report::Report::new(label, &metrics, extra, before, after);
     println!("{}", report.table());
+    if let (Some(path), Some(log)) = (&args.plot, &request_log) {
+        let samples = plot::read_goose_log(std::path::Path::new(log))?;
+        plot::write_svg(path, &report.label, &samples)?;
+        eprintln!("plot: {path} (from goose's request log {log})");
+    }
     std::fs::write(&args.json, serde_json::to_vec_pretty(&report)?)?;
     eprintln!("JSON report: {}", args.json);
     Ok(())
 }
 
 /// Goose defaults for a run: every user once (`iterations`) at `rate` users per second, or
-/// for `run_secs` when `rate` is `None` (the ceiling). Command-line goose flags still win.
+/// for `run_secs` when `rate` is `None` (the ceiling); every request logged as JSON to
+/// `request_log` when given. Command-line goose flags still win.
 fn configure(
     attack: GooseAttack,
     host: &str,
     users: usize,
     run_secs: usize,
     rate: Option<f64>,
+    request_log: Option<&str>,
 ) -> Result<GooseAttack, GooseError> {
+    let attack = match request_log {
+        Some(log) => *attack
+            .set_default(GooseDefault::RequestLog, log)?
+            .set_default(GooseDefault::RequestFormat, GooseLogFormat::Json)?,
+        None => attack,
+    };
     let attack = *attack
         .set_default(GooseDefault::Host, host)?
         .set_default(GooseDefault::Users, users)?
