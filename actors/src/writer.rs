@@ -1,5 +1,5 @@
 //! The WriteBatcher ("pool manager"): one bounded queue of submission rows from every contest,
-//! written as one multi-row insert per transaction when the batch is full or its deadline
+//! written as one atomic insert (see the store) when the batch is full or its deadline
 //! passes. Each waiter is answered only after its batch commits (group commit). Rows the
 //! database already has (unique key) are answered `Duplicate` while the rest commit; transient
 //! errors are retried with backoff, then answered `Failed`.
