@@ -179,7 +179,9 @@ impl ContestState {
         self.pending.insert(student);
         Ok(Claim {
             row: SubmissionRow {
-                id: Uuid::new_v4(),
+                // Time-ordered, so each batch appends to the primary-key index instead of
+                // touching a random page per row.
+                id: Uuid::now_v7(),
                 contest_id: self.contest.id,
                 student_id: student,
                 submitted_at: now,
