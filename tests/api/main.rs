@@ -14,6 +14,7 @@ mod health;
 mod metrics;
 mod observability;
 mod operations;
+mod proxy;
 mod quotas;
 mod runtime;
 mod shutdown;
