@@ -136,10 +136,20 @@ pub struct ProtectArgs {
     #[arg(long, env = "CONTESTD_LOGIN_PER_MINUTE", default_value_t = 10)]
     pub login_per_minute: u32,
 
-    /// Header holding the client's address (e.g. `X-Forwarded-For`, first entry); set it only
-    /// behind a proxy that sets it. Unset: the TCP peer's address.
+    /// Failed authentications (unknown, expired or revoked tokens) per minute per client
+    /// address (also the burst); past it such requests get 429 before any database read.
+    #[arg(long, env = "CONTESTD_BAD_TOKEN_PER_MINUTE", default_value_t = 30)]
+    pub bad_token_per_minute: u32,
+
+    /// Header holding the client's address as a proxy appends it (e.g. `X-Forwarded-For`);
+    /// set it only behind a proxy that appends to it. Unset: the TCP peer's address.
     #[arg(long, env = "CONTESTD_CLIENT_ADDRESS_HEADER")]
     pub client_address_header: Option<String>,
+
+    /// Proxies in front of contestd that append to the address header: the client address is
+    /// the entry this many places from the right (1: the one the nearest proxy added).
+    #[arg(long, env = "CONTESTD_TRUSTED_PROXY_HOPS", default_value_t = 1)]
+    pub trusted_proxy_hops: usize,
 
     /// Seconds a shutdown (SIGTERM, Ctrl-C) may take: finishing requests, closing WebSockets
     /// and writing queued submissions.
@@ -149,6 +159,15 @@ pub struct ProtectArgs {
     /// How often the database is checked for `/health` (each check times out within 1 s).
     #[arg(long, env = "CONTESTD_HEALTH_CHECK_MS", default_value_t = 1000)]
     pub health_check_ms: u64,
+}
+
+#[cfg(test)]
+impl ProtectArgs {
+    /// The defaults, as the command line gives them.
+    pub fn defaults() -> Self {
+        let cli = Cli::parse_from(["contestd"]);
+        cli.serve.protect
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
