@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use lru::LruCache;
 use parking_lot::Mutex;
 use prometheus::IntCounterVec;
@@ -25,6 +27,11 @@ use crate::model::{self, Id};
 const RETAIN_EVERY: Duration = Duration::from_secs(60);
 /// Addresses remembered as over their failed-authentication quota.
 const BLOCKED_ADDRESSES: usize = 16_384;
+
+/// Keyed like the others, but each check tells how much burst is left: the failure that
+/// spends the last of it blocks the address at once, so no further read is spent finding out.
+type BadTokenLimiter =
+    RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock, StateInformationMiddleware>;
 
 /// Which quota refused a request (the `scope` label of `contestd_rate_limited_total`).
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +64,7 @@ pub struct Quotas {
     users: DefaultKeyedRateLimiter<Id>,
     login_addresses: DefaultKeyedRateLimiter<IpAddr>,
     login_usernames: DefaultKeyedRateLimiter<String>,
-    bad_tokens: DefaultKeyedRateLimiter<IpAddr>,
+    bad_tokens: BadTokenLimiter,
     /// Addresses over their bad-token quota, and until when: a token that is not cached is
     /// refused before it costs a database read.
     blocked: Mutex<LruCache<IpAddr, Instant>>,
@@ -83,10 +90,11 @@ impl Quotas {
             )),
             login_addresses: DefaultKeyedRateLimiter::keyed(login),
             login_usernames: DefaultKeyedRateLimiter::keyed(login),
-            bad_tokens: DefaultKeyedRateLimiter::keyed(per_minute(
+            bad_tokens: RateLimiter::keyed(per_minute(
                 args.bad_token_per_minute,
                 args.bad_token_per_minute,
-            )),
+            ))
+            .with_middleware::<StateInformationMiddleware>(),
             blocked: Mutex::new(LruCache::new(
                 NonZeroUsize::new(BLOCKED_ADDRESSES).unwrap_or(NonZeroUsize::MIN),
             )),
@@ -137,16 +145,26 @@ impl Quotas {
     }
 
     /// One failed authentication (an unknown, expired, revoked or malformed token) from
-    /// `address`: `Ok` while within quota (the caller answers 401), else 429.
+    /// `address`: `Ok` while within quota (the caller answers 401), else 429. The failure that
+    /// spends the quota's last unit blocks the address until the next unit is due.
     pub fn count_bad_token(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
         let Some(address) = address else {
             return Ok(());
         };
-        self.bad_tokens.check_key(&address).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            self.blocked.lock().put(address, Instant::now() + wait);
-            self.refuse(Scope::BadToken, wait)
-        })
+        match self.bad_tokens.check_key(&address) {
+            Ok(state) => {
+                if state.remaining_burst_capacity() == 0 {
+                    let wait = state.quota().replenish_interval();
+                    self.blocked.lock().put(address, Instant::now() + wait);
+                }
+                Ok(())
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                self.blocked.lock().put(address, Instant::now() + wait);
+                Err(self.refuse(Scope::BadToken, wait))
+            }
+        }
     }
 
     fn check<K>(
