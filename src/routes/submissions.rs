@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{parse_body, parse_query};
+use super::{parse_body, parse_query, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{self, parse_id_list, Answer, Contest, ContestStatus, Id};
@@ -53,11 +53,11 @@ async fn submit(
     caller: Caller,
     runtime: web::Data<Runtime>,
     path: web::Path<Id>,
-    body: web::Bytes,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let student = caller.user.id;
-    let request: SubmitRequest = match parse_body(&body) {
+    let request: SubmitRequest = match parse_body(&body.0) {
         Ok(request) => request,
         Err(bad_body) => {
             // The resource comes before the body: a missing contest is 404, not 400.

@@ -11,6 +11,7 @@ mod courses;
 mod crash;
 mod errors;
 mod health;
+mod hostile;
 mod metrics;
 mod observability;
 mod operations;
