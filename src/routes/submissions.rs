@@ -248,7 +248,8 @@ impl From<ExportError> for ApiError {
 }
 
 /// Streams the whole list as CSV, one chunk per page of `MAX_PAGE` rows; a page is read only
-/// when the server is ready to send it, so memory stays at about one page whatever the size.
+/// when the server is ready to send it, so memory stays at about one page whatever the size,
+/// and no database connection is held while a slow client reads.
 ///
 /// The first page is read before answering, so a database that fails at the start still
 /// gets the usual JSON 503. Once the 200 is sent there is no honest way to report a later
@@ -268,8 +269,8 @@ async fn csv(store: &Store, contest_id: Id) -> Result<HttpResponse, ApiError> {
             let page = store
                 .submissions_page(contest_id, Some(after), MAX_PAGE)
                 .await?;
-            // A full last page leaves an empty one: end here, as an empty chunk would end
-            // the chunked body anyway.
+            // A full last page is followed by an empty one. Never send an empty chunk:
+            // actix writes it as the chunked body's terminator.
             if page.is_empty() {
                 return Ok(None);
             }
