@@ -10,6 +10,7 @@ mod contests;
 mod courses;
 mod crash;
 mod errors;
+mod export;
 mod health;
 mod hostile;
 mod metrics;
