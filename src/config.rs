@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP and WebSocket API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate(DbArgs),
     /// Create a demo course, students and an open contest, and print how to try them.
@@ -120,6 +120,10 @@ pub struct WsArgs {
     /// Seconds without any answer (pong or other frame) before a WebSocket is closed.
     #[arg(long, env = "CONTESTD_WS_TIMEOUT_SECS", default_value_t = 30)]
     pub ws_timeout_secs: u64,
+
+    /// WebSockets one user may hold open at once; opening one more closes their oldest.
+    #[arg(long, env = "CONTESTD_WS_PER_USER", default_value_t = 5)]
+    pub ws_per_user: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -136,10 +140,20 @@ pub struct ProtectArgs {
     #[arg(long, env = "CONTESTD_LOGIN_PER_MINUTE", default_value_t = 10)]
     pub login_per_minute: u32,
 
-    /// Header holding the client's address (e.g. `X-Forwarded-For`, first entry); set it only
-    /// behind a proxy that sets it. Unset: the TCP peer's address.
+    /// Failed authentications (unknown, expired or revoked tokens) per minute per client
+    /// address (also the burst); past it such requests get 429 before any database read.
+    #[arg(long, env = "CONTESTD_BAD_TOKEN_PER_MINUTE", default_value_t = 30)]
+    pub bad_token_per_minute: u32,
+
+    /// Header holding the client's address as a proxy appends it (e.g. `X-Forwarded-For`);
+    /// set it only behind a proxy that appends to it. Unset: the TCP peer's address.
     #[arg(long, env = "CONTESTD_CLIENT_ADDRESS_HEADER")]
     pub client_address_header: Option<String>,
+
+    /// Proxies in front of contestd that append to the address header: the client address is
+    /// the entry this many places from the right (1: the one the nearest proxy added).
+    #[arg(long, env = "CONTESTD_TRUSTED_PROXY_HOPS", default_value_t = 1)]
+    pub trusted_proxy_hops: usize,
 
     /// Seconds a shutdown (SIGTERM, Ctrl-C) may take: finishing requests, closing WebSockets
     /// and writing queued submissions.
@@ -149,6 +163,15 @@ pub struct ProtectArgs {
     /// How often the database is checked for `/health` (each check times out within 1 s).
     #[arg(long, env = "CONTESTD_HEALTH_CHECK_MS", default_value_t = 1000)]
     pub health_check_ms: u64,
+}
+
+#[cfg(test)]
+impl ProtectArgs {
+    /// The defaults, as the command line gives them.
+    pub fn defaults() -> Self {
+        let cli = Cli::parse_from(["contestd"]);
+        cli.serve.protect
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,6 +210,24 @@ pub struct ServeArgs {
     #[arg(long, env = "CONTESTD_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Connections each HTTP worker holds at most (WebSockets included); past it, new ones wait
+    /// in the listen backlog.
+    #[arg(long, env = "CONTESTD_MAX_CONNECTIONS", default_value_t = 25_000)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers (408, then the connection closes).
+    #[arg(long, env = "CONTESTD_HEADER_TIMEOUT_SECS", default_value_t = 5)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a request body has to arrive once its handler reads it (408, then the
+    /// connection closes).
+    #[arg(long, env = "CONTESTD_BODY_TIMEOUT_SECS", default_value_t = 10)]
+    pub body_timeout_secs: u64,
+
+    /// Seconds an idle keep-alive connection stays open between requests.
+    #[arg(long, env = "CONTESTD_KEEP_ALIVE_SECS", default_value_t = 5)]
+    pub keep_alive_secs: u64,
+
     /// Password of the `admin` user created on first start; a random one is printed if unset.
     #[arg(long, env = "CONTESTD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -199,9 +240,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CONTESTD_TOKEN_CACHE_SIZE", default_value_t = 100_000)]
     pub token_cache_size: usize,
 
-    /// Seconds a cached token lookup is trusted before it is read again from the database.
-    #[arg(long, env = "CONTESTD_TOKEN_CACHE_TTL_SECS", default_value_t = 60)]
-    pub token_cache_ttl_secs: u64,
+    /// Seconds a cached token is trusted before it is read again from the database. Unset:
+    /// until the token expires or is revoked (logout removes it at once on this node).
+    #[arg(long, env = "CONTESTD_TOKEN_CACHE_TTL_SECS")]
+    pub token_cache_ttl_secs: Option<u64>,
 
     /// Log output format.
     #[arg(long, env = "CONTESTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]

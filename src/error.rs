@@ -33,6 +33,8 @@ pub enum ApiError {
     ContestNotOpen(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("too many requests; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error("{message}")]
@@ -55,6 +57,7 @@ impl ApiError {
             ApiError::AlreadySubmitted => "already_submitted",
             ApiError::ContestNotOpen(_) => "contest_not_open",
             ApiError::Conflict(_) => "conflict",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Unexpected(_) => "internal",
@@ -91,6 +94,7 @@ impl ResponseError for ApiError {
             ApiError::AlreadySubmitted | ApiError::ContestNotOpen(_) | ApiError::Conflict(_) => {
                 StatusCode::CONFLICT
             }
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -108,6 +112,10 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable { retry_after_s, .. } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            // The rest of the body may still be on its way: the connection cannot be reused.
+            ApiError::RequestTimeout => {
+                response.force_close();
             }
             _ => {}
         }
@@ -188,6 +196,7 @@ fn reshape_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRe
             ("method_not_allowed", "method not allowed on this route")
         }
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large"),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request did not arrive in time"),
         s if s.is_client_error() => ("bad_request", "the request could not be understood"),
         _ => ("internal", "internal error"),
     };

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let result = actix_web::rt::System::new().block_on(async move {
         match cli.command {
             None => commands::serve(cli.serve).await,
-            Some(Command::Serve(args)) => commands::serve(args).await,
+            Some(Command::Serve(args)) => commands::serve(*args).await,
             Some(Command::Migrate(args)) => commands::migrate(args).await,
             Some(Command::Demo(args)) => commands::demo(args).await,
             Some(Command::Maintenance(args)) => commands::maintenance(args).await,

@@ -55,12 +55,15 @@ pub struct NewUser {
 impl NewUser {
     pub fn validate(&self) -> Result<(), String> {
         validate_username(&self.username)?;
-        let chars = self.password.chars().count();
-        if !(8..=128).contains(&chars) {
-            return Err("password must be 8 to 128 characters".into());
-        }
-        Ok(())
+        validate_password(&self.password)
     }
+}
+
+pub fn validate_password(password: &str) -> Result<(), String> {
+    if !(8..=128).contains(&password.chars().count()) {
+        return Err("password must be 8 to 128 characters".into());
+    }
+    Ok(())
 }
 
 pub fn validate_username(username: &str) -> Result<(), String> {

@@ -1,7 +1,9 @@
 //! Builds the application: opens the store, runs migrations, creates the first admin, binds
 //! the listener (port 0 picks a free one, so tests can ask for it) and composes the routes.
 
+use std::io::IsTerminal;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
@@ -12,7 +14,7 @@ use actix_web::rt::task::JoinHandle;
 use contestd_actors::Runtime;
 
 use crate::auth::password::Passwords;
-use crate::auth::{self, resolve_caller, Auth, TokenCache};
+use crate::auth::{self, resolve_caller, Auth, OnRevoke, TokenCache};
 use crate::config::ServeArgs;
 use crate::error::{configure_extractors, json_error_shape, unknown_route};
 use crate::model;
@@ -21,6 +23,7 @@ use crate::quota::{self, Quotas};
 use crate::routes;
 use crate::routes::health::spawn_db_check;
 use crate::routes::ws::WsState;
+use crate::routes::BodyDeadline;
 use crate::store::Store;
 
 /// When the server started, for `/health`'s `uptime_s`.
@@ -49,18 +52,23 @@ impl Application {
         if let Some(generated) =
             auth::ensure_admin(&store, &passwords, args.admin_password.as_deref()).await?
         {
-            // Printed once, on the console only: it is the only way to learn it.
-            println!("created user `admin` with password: {generated}");
+            announce_generated_password(&store, &generated)?;
         }
         let cache = TokenCache::new(
             args.token_cache_size,
-            Duration::from_secs(args.token_cache_ttl_secs),
+            args.token_cache_ttl_secs.map(Duration::from_secs),
         );
+        let ws = web::Data::new(routes::ws::WsState::new(&args.ws));
+        let on_revoke: OnRevoke = {
+            let ws = ws.clone();
+            Arc::new(move |user, token| ws.revoke(user, token))
+        };
         let auth = web::Data::new(Auth::new(
             store.clone(),
             passwords,
             Duration::from_secs(args.token_ttl_secs),
             cache,
+            on_revoke,
         ));
 
         let observer = Observer::new().map_err(|e| format!("metrics registry: {e}"))?;
@@ -71,7 +79,6 @@ impl Application {
             observer.flush_observer(),
         ));
         let observer = web::Data::new(observer);
-        let ws = web::Data::new(routes::ws::WsState::new(&args.ws));
         let (db_check, db_checker) = spawn_db_check(
             store.clone(),
             Duration::from_millis(args.protect.health_check_ms),
@@ -90,6 +97,7 @@ impl Application {
         let store_data = web::Data::new(store.clone());
         let started = web::Data::new(Started(Instant::now()));
         let shutdown = Duration::from_secs(args.protect.shutdown_secs.max(1));
+        let body_deadline = BodyDeadline(Duration::from_secs(args.body_timeout_secs.max(1)));
         let server = HttpServer::new({
             let (runtime, ws) = (runtime.clone(), ws.clone());
             move || {
@@ -105,12 +113,20 @@ impl Application {
                     .app_data(observer.clone())
                     .app_data(quotas.clone())
                     .app_data(db_check.clone())
+                    .app_data(body_deadline)
                     .configure(configure_extractors)
                     .configure(routes::configure)
                     .default_service(web::to(unknown_route))
             }
         })
         .workers(args.workers())
+        // Every wait on a client has a deadline: the request head, the body (`BodyDeadline`),
+        // an idle keep-alive connection, the close after an answer; and each worker holds a
+        // bounded number of connections.
+        .client_request_timeout(Duration::from_secs(args.header_timeout_secs.max(1)))
+        .keep_alive(Duration::from_secs(args.keep_alive_secs))
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .max_connections(args.max_connections.max(1))
         // Signals are ours: WebSockets must be told to close before the server waits for them.
         .disable_signals()
         // Most of the deadline for requests to finish; the rest for the writer's queue.
@@ -173,6 +189,24 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// The only way to learn a generated admin password: a file only its owner can read (beside
+/// the SQLite file, else in the working folder), and the console when it is a terminal. Never
+/// a log or a captured stdout, where it would outlive its use.
+fn announce_generated_password(store: &Store, password: &str) -> Result<(), String> {
+    let folder = store.file_folder().unwrap_or_else(|| ".".into());
+    let path = auth::keep_generated_password(&folder, password).map_err(|e| {
+        format!(
+            "cannot write the generated admin password to {}: {e}",
+            folder.join(auth::ADMIN_PASSWORD_FILE).display()
+        )
+    })?;
+    tracing::warn!(file = %path.display(), "created user `admin` with a generated password, kept in the file");
+    if std::io::stdout().is_terminal() {
+        println!("created user `admin` with password: {password}");
+    }
+    Ok(())
 }
 
 /// A listening socket with our backlog (std's `TcpListener::bind` uses 128, and a class of

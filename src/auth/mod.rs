@@ -1,13 +1,15 @@
 //! Who is calling: login and logout, token lookups through an LRU cache with a TTL, the
 //! middleware that resolves the caller before any handler runs, and the extractors handlers use.
 
+pub mod cache;
 pub mod password;
 pub mod token;
 
 use std::future::{ready, Ready};
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -15,22 +17,27 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, TimeDelta, Utc};
-use lru::LruCache;
-use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::model::{self, Role, User};
+use crate::model::{self, Id, Role, User};
 use crate::quota::Quotas;
 use crate::store::{Store, UserRow};
+pub use cache::TokenCache;
+use cache::{Lookup, Ticket};
 use password::Passwords;
 use token::{hash_token, new_token, TokenHash};
+
+/// Told of every revoked token (and whose it was) before the revocation is answered: live
+/// WebSockets opened with it close.
+pub type OnRevoke = Arc<dyn Fn(Id, &TokenHash) + Send + Sync>;
 
 pub struct Auth {
     store: Store,
     passwords: Passwords,
     token_ttl: TimeDelta,
     cache: TokenCache,
+    on_revoke: OnRevoke,
 }
 
 impl Auth {
@@ -51,12 +58,19 @@ pub struct LoginResponse {
 }
 
 impl Auth {
-    pub fn new(store: Store, passwords: Passwords, token_ttl: Duration, cache: TokenCache) -> Self {
+    pub fn new(
+        store: Store,
+        passwords: Passwords,
+        token_ttl: Duration,
+        cache: TokenCache,
+        on_revoke: OnRevoke,
+    ) -> Self {
         Auth {
             store,
             passwords,
             token_ttl: TimeDelta::from_std(token_ttl).unwrap_or(TimeDelta::hours(12)),
             cache,
+            on_revoke,
         }
     }
 
@@ -85,7 +99,7 @@ impl Auth {
             .insert_session(&token_hash, user.id, now, expires_at)
             .await?;
         // The student's next request (the contest, at the start) needs no database read.
-        self.cache.put(token_hash, user.clone(), expires_at);
+        self.cache.prime(token_hash, user.clone(), expires_at);
         Ok(LoginResponse {
             token,
             expires_at,
@@ -93,33 +107,55 @@ impl Auth {
         })
     }
 
-    /// The user holding `token`, from the cache when it is fresh, else from the database.
-    pub async fn authenticate(&self, token: &str) -> Result<Caller, ApiError> {
+    /// The user holding `token`: from the cache, else from the database. `before_read` runs
+    /// only when the database must be read, and may refuse (an address over its bad-token
+    /// quota).
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        before_read: impl FnOnce() -> Result<(), ApiError>,
+    ) -> Result<Caller, ApiError> {
+        // Tokens are 64 hex digits: anything else is unknown without a lookup.
+        if !token::well_formed(token) {
+            return Err(unknown_token());
+        }
         let hash = hash_token(token);
         let now = Utc::now();
-        if let Some(user) = self.cache.get(&hash, now) {
-            return Ok(Caller {
-                user,
-                token_hash: hash,
-            });
-        }
-        let (user, expires_at) =
-            self.store.session_user(&hash, now).await?.ok_or_else(|| {
-                ApiError::Unauthorized("unknown, expired or revoked token".into())
-            })?;
-        self.cache.put(hash, user.clone(), expires_at);
-        Ok(Caller {
-            user,
-            token_hash: hash,
-        })
+        let ticket = match self.cache.get(&hash, now) {
+            Lookup::Known(user, expires_at) => return Ok(Caller::new(user, hash, expires_at)),
+            Lookup::Unknown => return Err(unknown_token()),
+            Lookup::Miss(ticket) => ticket,
+        };
+        before_read()?;
+        let (user, expires_at) = self.read_session(ticket, hash, now).await?;
+        Ok(Caller::new(user, hash, expires_at))
     }
 
-    /// Revokes the session: gone from the database and from the cache before this returns.
+    /// Reads a session that missed the cache, and caches what was found unless a revocation
+    /// happened since `ticket` was taken.
+    async fn read_session(
+        &self,
+        ticket: Ticket,
+        hash: TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<(User, DateTime<Utc>), ApiError> {
+        let found = self.store.session_user(&hash, now).await?;
+        self.cache.admit(ticket, hash, found.clone());
+        found.ok_or_else(unknown_token)
+    }
+
+    /// Revokes the session: gone from the database, the cache and every live WebSocket opened
+    /// with it before this returns; requests that were reading it cannot bring it back.
     pub async fn logout(&self, caller: &Caller) -> Result<(), ApiError> {
         self.store.delete_session(&caller.token_hash).await?;
-        self.cache.remove(&caller.token_hash);
+        self.cache.revoke(&caller.token_hash);
+        (self.on_revoke)(caller.user.id, &caller.token_hash);
         Ok(())
     }
+}
+
+fn unknown_token() -> ApiError {
+    ApiError::Unauthorized("unknown, expired or revoked token".into())
 }
 
 /// Creates the `admin` user if there is none. Returns the password when one was generated.
@@ -137,7 +173,10 @@ pub async fn ensure_admin(
         return Ok(None);
     }
     let (password, generated) = match password {
-        Some(p) => (p.to_string(), false),
+        Some(p) => {
+            model::validate_password(p).map_err(|e| format!("the admin password: {e}"))?;
+            (p.to_string(), false)
+        }
         None => (new_token()[..24].to_string(), true),
     };
     let hash = passwords
@@ -157,74 +196,48 @@ pub async fn ensure_admin(
     }
 }
 
-struct CachedSession {
-    user: User,
-    expires_at: DateTime<Utc>,
-    cached_at: Instant,
-}
+/// Where a generated admin password is kept: beside the SQLite file, else in the working
+/// folder.
+pub const ADMIN_PASSWORD_FILE: &str = "contestd-admin-password";
 
-/// Token hash → user, trusted for `ttl` and never past the session's own expiry.
-pub struct TokenCache {
-    entries: Mutex<LruCache<TokenHash, CachedSession>>,
-    ttl: Duration,
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-}
-
-impl TokenCache {
-    pub fn new(capacity: usize, ttl: Duration) -> Self {
-        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
-        TokenCache {
-            entries: Mutex::new(LruCache::new(capacity)),
-            ttl,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        }
-    }
-
-    fn get(&self, hash: &TokenHash, now: DateTime<Utc>) -> Option<User> {
-        let found = self.lookup(hash, now);
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
-    }
-
-    fn lookup(&self, hash: &TokenHash, now: DateTime<Utc>) -> Option<User> {
-        let mut entries = self.entries.lock();
-        let entry = entries.get(hash)?;
-        if entry.cached_at.elapsed() < self.ttl && now < entry.expires_at {
-            return Some(entry.user.clone());
-        }
-        entries.pop(hash);
-        None
-    }
-
-    fn put(&self, hash: TokenHash, user: User, expires_at: DateTime<Utc>) {
-        let entry = CachedSession {
-            user,
-            expires_at,
-            cached_at: Instant::now(),
-        };
-        self.entries.lock().put(hash, entry);
-    }
-
-    fn remove(&self, hash: &TokenHash) {
-        self.entries.lock().pop(hash);
-    }
+/// Writes a generated admin password to `ADMIN_PASSWORD_FILE` in `folder`, readable by its
+/// owner only (never to a log, where it would outlive its use). Returns the file's path.
+pub fn keep_generated_password(
+    folder: &std::path::Path,
+    password: &str,
+) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = folder.join(ADMIN_PASSWORD_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    writeln!(file, "{password}")?;
+    file.sync_all()?;
+    Ok(path)
 }
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
-    token_hash: TokenHash,
+    pub token_hash: TokenHash,
+    /// When the token expires (a WebSocket closes then).
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Caller {
+    fn new(user: User, token_hash: TokenHash, expires_at: DateTime<Utc>) -> Self {
+        Caller {
+            user,
+            token_hash,
+            expires_at,
+        }
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.user.role {
             Role::Admin => Ok(()),
@@ -241,36 +254,37 @@ impl Caller {
 #[derive(Clone)]
 enum Resolved {
     Caller(Caller),
-    Refused(&'static str),
+    /// A bad token: 401 from handlers that need a caller (a login need not).
+    Refused,
 }
 
-/// Resolves the bearer token (or `?token=`) before any extractor runs, so a request with a bad
-/// token gets 401 before its body or path are looked at. Requests without a token pass on;
-/// only handlers that need a caller refuse them.
+/// Resolves the bearer token (or, on the WebSocket upgrade only, `?token=`) before any
+/// extractor runs, so a request with a bad token gets 401 before its body or path are looked
+/// at. Requests without a token, or with a bad one, pass on; only handlers that need a caller
+/// refuse them.
+/// Monitoring needs no caller and never reads a token. Failed authentications count against
+/// the client address's bad-token quota (429 past it, before any database read).
 pub async fn resolve_caller(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if let Some(token) = bearer_token(req.request()) {
-        let resolved = match req.app_data::<web::Data<Auth>>() {
-            Some(auth) => match auth.authenticate(&token).await {
-                Ok(caller) => Resolved::Caller(caller),
-                Err(ApiError::Unauthorized(_)) => {
-                    Resolved::Refused("unknown, expired or revoked token")
-                }
-                Err(other) => return Ok(req.error_response(other).map_into_right_body()),
-            },
-            None => Resolved::Refused("authentication is not configured"),
+    let token = (!is_monitoring(req.path()))
+        .then(|| bearer_token(req.request()))
+        .flatten();
+    if let Some(token) = token {
+        let (Some(auth), Some(quotas)) = (
+            req.app_data::<web::Data<Auth>>(),
+            req.app_data::<web::Data<Quotas>>(),
+        ) else {
+            let refused = ApiError::Unexpected("authentication is not configured".into());
+            return Ok(req.error_response(refused).map_into_right_body());
         };
-        if let (Resolved::Caller(caller), Some(quotas)) =
-            (&resolved, req.app_data::<web::Data<Quotas>>())
-        {
-            if !is_exempt(req.path()) {
-                if let Err(over) = quotas.check_user(caller.user.id) {
-                    return Ok(req.error_response(over).map_into_right_body());
-                }
-            }
-        }
+        let address = quotas.client_address(req.request());
+        let resolved = match resolve(auth, quotas, address, &token).await {
+            Ok(caller) => Resolved::Caller(caller),
+            Err(ApiError::Unauthorized(_)) => Resolved::Refused,
+            Err(refused) => return Ok(req.error_response(refused).map_into_right_body()),
+        };
         req.extensions_mut().insert(resolved);
     }
     next.call(req)
@@ -278,8 +292,32 @@ pub async fn resolve_caller(
         .map(ServiceResponse::map_into_left_body)
 }
 
-/// Monitoring is never refused over quota.
-fn is_exempt(path: &str) -> bool {
+/// The caller holding `token`, within the user's quota; a bad token is 401 while its address
+/// is within its bad-token quota, 429 past it.
+async fn resolve(
+    auth: &Auth,
+    quotas: &Quotas,
+    address: Option<IpAddr>,
+    token: &str,
+) -> Result<Caller, ApiError> {
+    match auth
+        .authenticate(token, || quotas.check_unverified(address))
+        .await
+    {
+        Ok(caller) => {
+            quotas.check_user(caller.user.id)?;
+            Ok(caller)
+        }
+        Err(unauthorized @ ApiError::Unauthorized(_)) => {
+            quotas.count_bad_token(address)?;
+            Err(unauthorized)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Monitoring answers anyone, is never refused over quota, and never reads a token.
+fn is_monitoring(path: &str) -> bool {
     matches!(path, "/health" | "/api/contests/health" | "/metrics")
 }
 
@@ -292,7 +330,11 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
             .then(|| token.trim().to_string())
             .filter(|t| !t.is_empty());
     }
-    // Browsers cannot set headers on WebSockets, so the token may come in the query.
+    // Browsers cannot set headers on WebSockets, so the upgrade (only) may carry the token in
+    // the query; anywhere else it would end up in proxy logs and browser history.
+    if !req.path().starts_with("/ws/") {
+        return None;
+    }
     web::Query::<TokenQuery>::from_query(req.query_string())
         .ok()
         .and_then(|q| q.into_inner().token)
@@ -311,7 +353,7 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(match req.extensions().get::<Resolved>() {
             Some(Resolved::Caller(caller)) => Ok(caller.clone()),
-            Some(Resolved::Refused(why)) => Err(ApiError::Unauthorized((*why).into())),
+            Some(Resolved::Refused) => Err(unknown_token()),
             None => Err(ApiError::Unauthorized("missing bearer token".into())),
         })
     }
@@ -327,54 +369,5 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = Caller::from_request(req, payload).into_inner();
         ready(caller.and_then(|c| c.require_admin().map(|()| Admin(c))))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn user() -> User {
-        User {
-            id: 7,
-            username: "s".into(),
-            role: Role::Student,
-        }
-    }
-
-    #[test]
-    fn cache_honours_ttl_expiry_and_removal() {
-        let cache = TokenCache::new(10, Duration::from_secs(60));
-        let now = Utc::now();
-        let hash = hash_token("t");
-        cache.put(hash, user(), now + TimeDelta::hours(1));
-        assert_eq!(cache.get(&hash, now), Some(user()));
-        assert_eq!(
-            cache.get(&hash, now + TimeDelta::hours(2)),
-            None,
-            "session expired"
-        );
-        cache.put(hash, user(), now + TimeDelta::hours(1));
-        cache.remove(&hash);
-        assert_eq!(cache.get(&hash, now), None, "logout removes");
-
-        let stale = TokenCache::new(10, Duration::ZERO);
-        stale.put(hash, user(), now + TimeDelta::hours(1));
-        assert_eq!(stale.get(&hash, now), None, "older than the cache TTL");
-    }
-
-    #[test]
-    fn cache_is_bounded() {
-        let cache = TokenCache::new(2, Duration::from_secs(60));
-        let now = Utc::now();
-        for t in ["a", "b", "c"] {
-            cache.put(hash_token(t), user(), now + TimeDelta::hours(1));
-        }
-        assert_eq!(
-            cache.get(&hash_token("a"), now),
-            None,
-            "least recently used is gone"
-        );
-        assert!(cache.get(&hash_token("c"), now).is_some());
     }
 }

@@ -16,6 +16,14 @@ pub fn new_token() -> String {
     })
 }
 
+/// Whether `token` has the shape `new_token` gives (64 lowercase hex digits).
+pub fn well_formed(token: &str) -> bool {
+    token.len() == 64
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 pub fn hash_token(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
 }
@@ -33,5 +41,9 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_ne!(hash_token(&a), hash_token(&b));
+        assert!(well_formed(&a));
+        assert!(!well_formed(&a.to_uppercase()));
+        assert!(!well_formed(&a[1..]));
+        assert!(!well_formed("not-a-token"));
     }
 }

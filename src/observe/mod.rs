@@ -11,6 +11,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
 use contestd_actors::FlushObserver;
@@ -22,6 +23,19 @@ use window::Window;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The `route` label of requests no route matched.
 const UNMATCHED: &str = "unmatched";
+
+/// The `method` label: one of the methods the API uses, else `OTHER`. actix accepts any token
+/// as a method, and a label (or a window key) per invented method would grow without bound.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
+    }
+}
 
 /// The long-lived metrics (figures kept elsewhere are read at scrape time) and the window.
 pub struct Observer {
@@ -113,17 +127,18 @@ pub async fn observe_request(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(&req);
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let observer = req.app_data::<web::Data<Observer>>().cloned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
-        method = %method,
+        method,
         route = tracing::field::Empty,
     );
     // Inner layers answer errors as responses; an `Err` here is still counted and logged.
     let result = next.call(req).instrument(span.clone()).await;
     let latency = started.elapsed();
+    // Route templates are a closed set: they come from the code, never from the path.
     let (route, status) = match &result {
         Ok(response) => (
             response
@@ -139,13 +154,13 @@ pub async fn observe_request(
     };
     span.record("route", route.as_str());
     if let Some(observer) = observer {
-        let labels = [method.as_str(), route.as_str(), status.as_str()];
+        let labels = [method, route.as_str(), status.as_str()];
         observer.requests.with_label_values(&labels).inc();
         observer
             .durations
             .with_label_values(&labels)
             .observe(latency.as_secs_f64());
-        observer.window.record(&method, &route, latency);
+        observer.window.record(method, &route, latency);
     }
     let ms = latency.as_secs_f64() * 1000.0;
     span.in_scope(|| {

@@ -3,8 +3,8 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::parse_body;
 use super::Json;
+use super::{parse_body, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{
@@ -102,13 +102,13 @@ async fn patch(
     store: web::Data<Store>,
     runtime: web::Data<Runtime>,
     path: web::Path<Id>,
-    body: web::Bytes,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     if !store.contest_exists(id).await? {
         return Err(ApiError::not_found("contest"));
     }
-    let patch: ContestPatch = parse_body(&body)?;
+    let patch: ContestPatch = parse_body(&body.0)?;
     let patch = patch.validate().map_err(ApiError::BadRequest)?;
     let contest = store.update_contest(id, &patch).await?;
     // The warm actor sees the change before the admin hears back.

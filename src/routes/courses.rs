@@ -2,8 +2,8 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::parse_body;
 use super::Json;
+use super::{parse_body, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{self, Course, Id, NewCourse, Role};
@@ -60,13 +60,13 @@ async fn enroll(
     store: web::Data<Store>,
     runtime: web::Data<Runtime>,
     path: web::Path<Id>,
-    body: web::Bytes,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let course_id = path.into_inner();
     if !store.course_exists(course_id).await? {
         return Err(ApiError::not_found("course"));
     }
-    let request: EnrollRequest = parse_body(&body)?;
+    let request: EnrollRequest = parse_body(&body.0)?;
     if request.student_ids.is_empty() || request.student_ids.len() > MAX_ENROLL {
         return Err(ApiError::bad_request(format!(
             "student_ids must hold 1 to {MAX_ENROLL} ids"

@@ -12,6 +12,8 @@ mod submissions;
 mod users;
 pub mod ws;
 
+use std::time::Duration;
+
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -63,11 +65,39 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        // Bytes honours the PayloadConfig limit (413 past 256 KiB).
-        let body = web::Bytes::from_request(req, payload);
-        Box::pin(async move { Ok(Json(parse_body(&body.await?)?)) })
+        let body = Body::from_request(req, payload);
+        Box::pin(async move { Ok(Json(parse_body(&body.await?.0)?)) })
     }
 }
+
+/// How long a request body may take to arrive once its handler starts reading it.
+#[derive(Clone, Copy)]
+pub struct BodyDeadline(pub Duration);
+
+/// A request body, read within the `BodyDeadline` (else `408`, and the connection closes: a
+/// client that announces a body and never sends it must not hold a connection) and the
+/// `PayloadConfig` limit (else `413`, before anything is read when `Content-Length` says so).
+pub struct Body(pub web::Bytes);
+
+impl FromRequest for Body {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let deadline = req
+            .app_data::<BodyDeadline>()
+            .map_or(DEFAULT_BODY_DEADLINE, |d| d.0);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            match tokio::time::timeout(deadline, bytes).await {
+                Ok(bytes) => Ok(Body(bytes?)),
+                Err(_) => Err(ApiError::RequestTimeout.into()),
+            }
+        })
+    }
+}
+
+const DEFAULT_BODY_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Parses a JSON body, naming the offending field in the error. Handlers that must check the
 /// resource (404) before the body (400) read the bytes and call this themselves.

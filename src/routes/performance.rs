@@ -58,6 +58,7 @@ struct RateLimited {
     user: u64,
     login_address: u64,
     login_username: u64,
+    bad_token: u64,
 }
 
 async fn performance(
@@ -78,6 +79,7 @@ async fn performance(
             user: quotas.refused(Scope::User),
             login_address: quotas.refused(Scope::LoginAddress),
             login_username: quotas.refused(Scope::LoginUsername),
+            bad_token: quotas.refused(Scope::BadToken),
         },
         writer: WriterHealth::of(runtime.writer()),
     })

@@ -1,16 +1,20 @@
 //! Submitting, reading one's own submissions, and the admin's list and leaderboard.
 
+use std::borrow::Cow;
+
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use futures_util::{future, stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{parse_body, parse_query};
+use super::{parse_body, parse_query, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
 use crate::model::{self, parse_id_list, Answer, Contest, ContestStatus, Id};
-use crate::store::{NamedSubmission, Store, Submission};
+use crate::store::{NamedSubmission, Store, StoreError, Submission};
 use contestd_actors::{GetContest, GetOwnSubmission, GetView, Runtime, Submit};
 
 /// `/contests/my-submissions-bulk`, which `/contests/{id}` would catch.
@@ -53,11 +57,11 @@ async fn submit(
     caller: Caller,
     runtime: web::Data<Runtime>,
     path: web::Path<Id>,
-    body: web::Bytes,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let student = caller.user.id;
-    let request: SubmitRequest = match parse_body(&body) {
+    let request: SubmitRequest = match parse_body(&body.0) {
         Ok(request) => request,
         Err(bad_body) => {
             // The resource comes before the body: a missing contest is 404, not 400.
@@ -175,7 +179,7 @@ struct Page {
 /// Most rows in one page, and rows per database read when writing the CSV.
 const MAX_PAGE: i64 = 1000;
 
-/// Admin list, paged with `after`; `Accept: text/csv` gives the whole list as CSV.
+/// Admin list, paged with `after`; `Accept: text/csv` streams the whole list as CSV.
 async fn list(
     _admin: Admin,
     req: HttpRequest,
@@ -212,42 +216,132 @@ fn wants_csv(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.contains("text/csv"))
 }
 
-async fn csv(store: &Store, contest_id: Id) -> Result<HttpResponse, ApiError> {
-    let mut out = String::from("id,student_id,username,score,max_score,submitted_at,answers\n");
-    let mut after = None;
-    loop {
-        let page = store.submissions_page(contest_id, after, MAX_PAGE).await?;
-        for s in &page {
-            let answers = serde_json::to_string(&s.submission.answers).unwrap_or_default();
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
-                s.submission.id,
-                s.submission.student_id,
-                csv_field(&s.username),
-                s.submission.score,
-                s.submission.max_score,
-                s.submission
-                    .submitted_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                csv_field(&answers),
-            ));
-        }
-        match page.last() {
-            Some(last) if page.len() as i64 == MAX_PAGE => after = Some(last.submission.id),
-            _ => break,
-        }
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .body(out))
+/// The CSV columns, in order.
+const CSV_HEADER: [&str; 7] = [
+    "id",
+    "student_id",
+    "username",
+    "score",
+    "max_score",
+    "submitted_at",
+    "answers",
+];
+
+/// Why a CSV export stopped.
+#[derive(Debug, thiserror::Error)]
+enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("answers as JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
-/// Quotes a CSV field when it holds a comma, a quote or a line break.
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
+impl From<ExportError> for ApiError {
+    fn from(err: ExportError) -> Self {
+        match err {
+            ExportError::Store(e) => e.into(),
+            other => ApiError::Unexpected(other.into()),
+        }
+    }
+}
+
+/// Streams the whole list as CSV, one chunk per page of `MAX_PAGE` rows; a page is read only
+/// when the server is ready to send it, so memory stays at about one page whatever the size,
+/// and no database connection is held while a slow client reads.
+///
+/// The first page is read before answering, so a database that fails at the start still
+/// gets the usual JSON 503. Once the 200 is sent there is no honest way to report a later
+/// failure: the stream ends with an error, the connection is closed without the final
+/// chunk, and the client sees a truncated download (an incomplete chunked body), never a
+/// short file that looks whole.
+async fn csv(store: &Store, contest_id: Id) -> Result<HttpResponse, ApiError> {
+    let first = store.submissions_page(contest_id, None, MAX_PAGE).await?;
+    let head = csv_chunk(Some(&CSV_HEADER), &first)?;
+    let store = store.clone();
+    let rest = stream::try_unfold(next_cursor(&first), move |after| {
+        let store = store.clone();
+        async move {
+            let Some(after) = after else {
+                return Ok(None);
+            };
+            let page = store
+                .submissions_page(contest_id, Some(after), MAX_PAGE)
+                .await?;
+            // A full last page is followed by an empty one. Never send an empty chunk:
+            // actix writes it as the chunked body's terminator.
+            if page.is_empty() {
+                return Ok(None);
+            }
+            let chunk = csv_chunk(None, &page)?;
+            Ok::<_, ExportError>(Some((chunk, next_cursor(&page))))
+        }
+    })
+    .inspect_err(move |e| {
+        tracing::warn!(contest_id, error = %e, "CSV export cut short; the download is truncated");
+    });
+    let body = stream::once(future::ready(Ok(head))).chain(rest);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .streaming(body))
+}
+
+/// Where the next page starts: after the last row of a full page, none after a short one.
+fn next_cursor(page: &[NamedSubmission]) -> Option<Uuid> {
+    match page.last() {
+        Some(last) if page.len() as i64 == MAX_PAGE => Some(last.submission.id),
+        _ => None,
+    }
+}
+
+/// One page of rows as CSV (after the header row, if given).
+fn csv_chunk(header: Option<&[&str]>, rows: &[NamedSubmission]) -> Result<Bytes, ExportError> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    if let Some(header) = header {
+        write_row(&mut out, header)?;
+    }
+    for row in rows {
+        let s = &row.submission;
+        let at = s
+            .submitted_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        write_row(
+            &mut out,
+            &[
+                &s.id.to_string(),
+                &s.student_id.to_string(),
+                &row.username,
+                &s.score.to_string(),
+                &s.max_score.to_string(),
+                &at,
+                &serde_json::to_string(&s.answers)?,
+            ],
+        )?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(Bytes::from(bytes))
+}
+
+/// Writes one record, every cell neutralised, then quoted and escaped as CSV needs.
+fn write_row<W: std::io::Write>(out: &mut csv::Writer<W>, cells: &[&str]) -> csv::Result<()> {
+    for cell in cells {
+        out.write_field(neutralise(cell).as_bytes())?;
+    }
+    // An empty record ends the one the fields above started.
+    out.write_record(None::<&[u8]>)
+}
+
+/// OWASP's defence against CSV injection: a cell that a spreadsheet would read as a formula
+/// (it begins with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, which
+/// makes it text. A username such as `-A1` is allowed, so this is reachable by any student.
+fn neutralise(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
     } else {
-        value.to_string()
+        Cow::Borrowed(cell)
     }
 }
 
@@ -308,12 +402,48 @@ async fn leaderboard(
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::{neutralise, write_row};
 
     #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field(r#"[{"q":1}]"#), r#""[{""q"":1}]""#);
+    fn formula_triggers_are_neutralised() {
+        for trigger in ["=", "+", "-", "@", "\t", "\r"] {
+            let cell = format!("{trigger}1+1");
+            assert_eq!(neutralise(&cell), format!("'{cell}"), "{cell:?}");
+        }
+        assert_eq!(neutralise("-A1"), "'-A1");
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+    }
+
+    #[test]
+    fn ordinary_cells_are_untouched() {
+        for cell in [
+            "",
+            "student0001",
+            "a-b=c",
+            " =1",
+            "'quoted",
+            "42",
+            "2024-01-01T00:00:00.000Z",
+            r#"[{"question_id":1,"option":0}]"#,
+        ] {
+            assert_eq!(neutralise(cell), cell, "{cell:?}");
+        }
+    }
+
+    fn row(cells: &[&str]) -> String {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        write_row(&mut out, cells).unwrap();
+        String::from_utf8(out.into_inner().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn rows_are_neutralised_then_escaped() {
+        assert_eq!(row(&["plain", "a,b"]), "plain,\"a,b\"\n");
+        assert_eq!(row(&[r#"[{"q":1}]"#, "-x"]), "\"[{\"\"q\"\":1}]\",'-x\n");
+        // The quote goes inside the quoted cell, before the formula it disarms.
+        assert_eq!(row(&["=a,\"b\""]), "\"'=a,\"\"b\"\"\"\n");
+        assert_eq!(row(&["-1\n=2"]), "\"'-1\n=2\"\n");
+        assert_eq!(row(&["\r=1"]), "\"'\r=1\"\n");
+        assert_eq!(row(&["\t1"]), "'\t1\n");
     }
 }

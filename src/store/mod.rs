@@ -192,6 +192,22 @@ impl Store {
         Ok(done)
     }
 
+    /// The folder holding the database file (SQLite); `None` for a server database.
+    pub fn file_folder(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Store::Sqlite(pool) => {
+                let options = pool.connect_options();
+                let folder = options.get_filename().parent()?.to_path_buf();
+                Some(if folder.as_os_str().is_empty() {
+                    ".".into()
+                } else {
+                    folder
+                })
+            }
+            Store::Postgres(_) => None,
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",

@@ -19,8 +19,7 @@ both_databases!(
     logout_without_token_is_401,
     me_returns_caller,
     me_without_token_is_401,
-    me_with_garbage_token_is_401,
-    me_accepts_token_in_query;
+    me_with_garbage_token_is_401;
     with_db: admin_bootstrap_keeps_first_password,
 );
 
@@ -186,16 +185,6 @@ async fn me_with_garbage_token_is_401(app: &TestApp) {
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_error(&(status, body), StatusCode::UNAUTHORIZED, "unauthorized");
     }
-}
-
-async fn me_accepts_token_in_query(app: &TestApp) {
-    let (id, username, token) = app.student().await;
-    let (status, me) = app.get(&format!("/api/me?token={token}"), None).await;
-    assert_eq!(status, StatusCode::OK, "{me}");
-    assert_eq!(
-        me,
-        json!({ "id": id, "username": username, "role": "student" })
-    );
 }
 
 /// The first start creates `admin` with the given password; a later start with another

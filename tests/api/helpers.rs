@@ -84,7 +84,7 @@ macro_rules! both_databases {
 }
 
 /// The database a test owns, removed when dropped (also when the app fails to start).
-enum TestDatabase {
+pub enum TestDatabase {
     /// Deleted with the directory when dropped.
     Sqlite {
         _dir: TempDir,
@@ -260,7 +260,7 @@ impl Drop for DbProxy {
 }
 
 /// A new empty database: its URL and the guard that removes it.
-async fn fresh_database(db: Db) -> Option<(String, TestDatabase)> {
+pub async fn fresh_database(db: Db) -> Option<(String, TestDatabase)> {
     Some(match db {
         Db::Sqlite => {
             let dir = tempfile::tempdir().expect("temporary directory");
@@ -373,7 +373,7 @@ async fn start(
 }
 
 /// A port no one listens on now (the OS picks it; a tiny race with other processes remains).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("a local address").port()
 }

@@ -191,7 +191,7 @@ async fn performance_reports_routes_caches_limits_and_writer(app: &TestApp) {
     assert!(token_hits >= 1, "reused tokens hit: {caches}");
     assert_eq!(
         report["rate_limited"],
-        json!({ "user": 0, "login_address": 0, "login_username": 0 })
+        json!({ "user": 0, "login_address": 0, "login_username": 0, "bad_token": 0 })
     );
 
     let writer = &report["writer"];

@@ -43,8 +43,9 @@ fn assert_limited(status: StatusCode, headers: &HeaderMap, body: Value) {
     assert!(headers.contains_key("x-request-id"), "{headers:?}");
 }
 
-/// `POST /api/auth/login` as a client whose proxy says it is `address` (the first entry of
-/// `X-Forwarded-For`; the proxy's own entry after it varies, and must not matter).
+/// `POST /api/auth/login` as a client whose proxy says it is `address` (the entry the proxy
+/// appended to `X-Forwarded-For`, the last; the client's own entries before it vary, and must
+/// not matter).
 async fn login_from(
     app: &TestApp,
     address: &str,
@@ -52,11 +53,11 @@ async fn login_from(
     password: &str,
 ) -> (StatusCode, HeaderMap, Value) {
     let sum = |s: &str| s.bytes().map(u32::from).sum::<u32>() % 250;
-    let proxy = format!("172.16.{}.{}", sum(username), sum(address));
+    let spoofed = format!("172.16.{}.{}", sum(username), sum(address));
     let req = app
         .client()
         .post(app.url("/api/auth/login"))
-        .header("X-Forwarded-For", format!("{address}, {proxy}"))
+        .header("X-Forwarded-For", format!("{spoofed}, {address}"))
         .json(&json!({ "username": username, "password": password }));
     app.send(req).await
 }
@@ -266,7 +267,12 @@ async fn rejections_are_counted_in_metrics_and_performance(db: Db) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["rate_limited"],
-        json!({ "user": user, "login_address": address, "login_username": username }),
+        json!({
+            "user": user,
+            "login_address": address,
+            "login_username": username,
+            "bad_token": 0,
+        }),
         "{body}"
     );
     app.stop().await;

@@ -4,8 +4,10 @@
 //! client, pings every `ws_ping_secs`, and closes the socket after `ws_timeout_secs` without an
 //! answer or when the outlet says so (queue full, unenrolled, contest hidden).
 
+mod by_user;
 mod outlet;
 
+use by_user::UserSockets;
 use outlet::Handed;
 
 use std::future::Future;
@@ -17,6 +19,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
 use tokio::sync::{oneshot, watch};
 
+use crate::auth::token::TokenHash;
 use crate::auth::Caller;
 use crate::config::WsArgs;
 use crate::error::ApiError;
@@ -36,6 +39,8 @@ pub struct WsState {
     pub dropped_slow: AtomicU64,
     /// Set on shutdown: every socket closes with 1001 (going away).
     closing: watch::Sender<bool>,
+    /// Every socket by its user: the per-user cap, and closing on logout.
+    by_user: UserSockets,
 }
 
 impl WsState {
@@ -46,7 +51,13 @@ impl WsState {
             open: AtomicUsize::new(0),
             dropped_slow: AtomicU64::new(0),
             closing: watch::Sender::new(false),
+            by_user: UserSockets::new(args.ws_per_user),
         }
+    }
+
+    /// A token was revoked: the sockets opened with it close (1008).
+    pub fn revoke(&self, user: Id, token: &TokenHash) {
+        self.by_user.revoke(user, token);
     }
 
     /// Closes every socket with a close frame (shutdown).
@@ -85,19 +96,56 @@ async fn connect(
             outlet,
         })
         .await??;
-    actix_web::rt::spawn(run_socket(session, id, stream, member, closed, contest, ws));
+    let owner = Owner {
+        user: caller.user.id,
+        revoked: ws.by_user.open(caller.user.id, caller.token_hash, id),
+        expires_in: (caller.expires_at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    };
+    let socket = SocketParts {
+        session,
+        id,
+        stream,
+        member,
+        closed,
+    };
+    actix_web::rt::spawn(run_socket(socket, owner, contest, ws));
     Ok(response)
 }
 
-async fn run_socket(
-    mut session: Session,
+/// A socket as the upgrade made it, behind its outlet.
+struct SocketParts {
+    session: Session,
     id: u64,
-    mut stream: MessageStream,
+    stream: MessageStream,
     member: outlet::Member,
-    mut closed: oneshot::Receiver<CloseCode>,
-    contest: ContestHandle,
-    ws: Arc<WsState>,
-) {
+    /// The outlet's order to close (queue full, access ended).
+    closed: oneshot::Receiver<CloseCode>,
+}
+
+/// Whose socket it is: it closes when their token is revoked or expires.
+struct Owner {
+    user: Id,
+    revoked: oneshot::Receiver<CloseCode>,
+    expires_in: Duration,
+}
+
+async fn run_socket(socket: SocketParts, owner: Owner, contest: ContestHandle, ws: Arc<WsState>) {
+    let SocketParts {
+        mut session,
+        id,
+        mut stream,
+        member,
+        mut closed,
+    } = socket;
+    let Owner {
+        user,
+        mut revoked,
+        expires_in,
+    } = owner;
+    let expiry = tokio::time::sleep(expires_in);
+    tokio::pin!(expiry);
     ws.open.fetch_add(1, Ordering::Relaxed);
     let mut closing = ws.closing.subscribe();
     let mut ping = tokio::time::interval(ws.ping_every);
@@ -107,6 +155,9 @@ async fn run_socket(
         tokio::select! {
             // The outlet closed us (queue full, access ended) or let go of us.
             code = &mut closed => break Some(code.unwrap_or(CloseCode::Policy)),
+            // Logout, or one socket too many for the user.
+            code = &mut revoked => break Some(code.unwrap_or(CloseCode::Policy)),
+            () = &mut expiry => break Some(CloseCode::Policy),
             _ = closing.wait_for(|&closing| closing) => break Some(CloseCode::Away),
             message = stream.recv() => match message {
                 Some(Ok(Message::Ping(bytes))) => {
@@ -129,6 +180,7 @@ async fn run_socket(
         }
     };
     drop(member);
+    ws.by_user.closed(user, id);
     let _ = contest.send_uncounted(Unsubscribe { id }).await;
     if let Some(code) = reason {
         let _ = tokio::time::timeout(
