@@ -89,11 +89,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// SQLite busy/locked, and PostgreSQL's connection, shutdown, overload and retry classes.
+/// SQLite busy/locked, and PostgreSQL's connection, shutdown, overload and retry classes
+/// (55000 is also what a database that does not accept connections answers at connect).
 fn is_transient_code(code: &str) -> bool {
     matches!(
         code,
-        "5" | "6" | "261" | "517" | "53300" | "40001" | "40P01"
+        "5" | "6" | "261" | "517" | "53300" | "55000" | "40001" | "40P01"
     ) || code.starts_with("08")
         || code.starts_with("57P")
 }
