@@ -10,6 +10,7 @@ mod contests;
 mod courses;
 mod crash;
 mod errors;
+mod fuzz;
 mod health;
 mod metrics;
 mod observability;
