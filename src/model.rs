@@ -307,14 +307,17 @@ mod tests {
             title: "t".into(),
         };
         assert!(course.validate().unwrap_err().contains("U+0000"));
-        let nul = contest_json(serde_json::json!({"title": "\u0000"}));
+        let nul = contest_json(serde_json::json!({"title": "\u{0}"}));
         assert!(nul.validate().unwrap_err().contains("U+0000"));
         for (start, end) in [
             ("2026-11-28T19:00:00Z", "+10000-01-01T00:00:00Z"),
             ("-4713-11-23T23:59:59Z", "2026-11-28T20:00:00Z"),
         ] {
             let far = contest_json(serde_json::json!({"start_time": start, "end_time": end}));
-            assert!(far.validate().unwrap_err().contains("1970 to 9999"), "{start} {end}");
+            assert!(
+                far.validate().unwrap_err().contains("1970 to 9999"),
+                "{start} {end}"
+            );
         }
         let patch = ContestPatch {
             end_time: Some("+10000-01-01T00:00:00Z".parse().unwrap()),
