@@ -1,6 +1,6 @@
 //! The domain's types and the rules on their input, in one place; handlers and the store use them.
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -96,8 +96,17 @@ impl NewCourse {
         if self.title.trim().is_empty() || self.title.chars().count() > 200 {
             return Err("title must be 1 to 200 characters".into());
         }
-        Ok(())
+        storable("code", &self.code)?;
+        storable("title", &self.title)
     }
+}
+
+/// Text both databases store: PostgreSQL refuses U+0000 in text.
+pub fn storable(field: &str, text: &str) -> Result<(), String> {
+    if text.contains('\0') {
+        return Err(format!("{field} must not contain U+0000"));
+    }
+    Ok(())
 }
 
 /// A contest with its questions in order.
@@ -147,11 +156,15 @@ impl NewContest {
             if q.prompt.trim().is_empty() {
                 return Err(format!("questions[{i}].prompt must not be empty"));
             }
+            storable(&format!("questions[{i}].prompt"), &q.prompt)?;
             if !(2..=10).contains(&q.options.len()) {
                 return Err(format!("questions[{i}].options must hold 2 to 10 options"));
             }
             if let Some(j) = q.options.iter().position(|o| o.trim().is_empty()) {
                 return Err(format!("questions[{i}].options[{j}] must not be empty"));
+            }
+            for (j, option) in q.options.iter().enumerate() {
+                storable(&format!("questions[{i}].options[{j}]"), option)?;
             }
             if q.correct_option < 0 || q.correct_option as usize >= q.options.len() {
                 return Err(format!(
@@ -184,6 +197,9 @@ impl ContestPatch {
         }
         self.start_time = self.start_time.map(to_millis);
         self.end_time = self.end_time.map(to_millis);
+        for (field, time) in [("start_time", self.start_time), ("end_time", self.end_time)] {
+            time.map_or(Ok(()), |t| storable_time(field, t))?;
+        }
         if let (Some(start), Some(end)) = (self.start_time, self.end_time) {
             validate_window(start, end)?;
         }
@@ -195,10 +211,21 @@ fn validate_title(title: &str) -> Result<(), String> {
     if title.trim().is_empty() || title.chars().count() > 200 {
         return Err("title must be 1 to 200 characters".into());
     }
+    storable("title", title)
+}
+
+/// Times from 1970 to 9999: PostgreSQL's range ends in 294276 but starts in 4713 BC, and SQLite
+/// keeps times as text, which orders correctly only for four-digit years.
+fn storable_time(field: &str, time: DateTime<Utc>) -> Result<(), String> {
+    if !(1970..=9999).contains(&time.year()) {
+        return Err(format!("{field} must be in the years 1970 to 9999"));
+    }
     Ok(())
 }
 
 fn validate_window(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), String> {
+    storable_time("start_time", start)?;
+    storable_time("end_time", end)?;
     if start >= end {
         return Err("start_time must be before end_time".into());
     }
@@ -269,6 +296,34 @@ mod tests {
         assert!(user("12345678").validate().is_ok());
         assert!(user(&"x".repeat(128)).validate().is_ok());
         assert!(user(&"x".repeat(129)).validate().is_err());
+    }
+
+    /// What either database cannot store is refused before it reaches one: U+0000 in text
+    /// (PostgreSQL), years outside 1970–9999 (PostgreSQL's range, SQLite's text order).
+    #[test]
+    fn only_storable_text_and_times_pass() {
+        let course = NewCourse {
+            code: "a\0b".into(),
+            title: "t".into(),
+        };
+        assert!(course.validate().unwrap_err().contains("U+0000"));
+        let nul = contest_json(serde_json::json!({"title": "\u{0}"}));
+        assert!(nul.validate().unwrap_err().contains("U+0000"));
+        for (start, end) in [
+            ("2026-11-28T19:00:00Z", "+10000-01-01T00:00:00Z"),
+            ("-4713-11-23T23:59:59Z", "2026-11-28T20:00:00Z"),
+        ] {
+            let far = contest_json(serde_json::json!({"start_time": start, "end_time": end}));
+            assert!(
+                far.validate().unwrap_err().contains("1970 to 9999"),
+                "{start} {end}"
+            );
+        }
+        let patch = ContestPatch {
+            end_time: Some("+10000-01-01T00:00:00Z".parse().unwrap()),
+            ..ContestPatch::default()
+        };
+        assert!(patch.validate().is_err());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 #   benches/load/burst.sh
 #   DATABASE_URL=postgres://postgres@127.0.0.1/contestd_load benches/load/burst.sh
 # CONTESTD=path/to/contestd runs another build of the server (to compare builds).
+# A third run ages the tokens first: wrk starts AGE_SECS (65) after the logins, as at the end of
+# an exam, when a token cache that trusts entries for a minute only would read every session.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -p contestd -p contestd-load >&2
@@ -49,3 +51,10 @@ echo "## $backend: wrk -t1 -c$inflight, $students students"
 fresh_server
 load --for-wrk "$dir/wrk" >&2
 DIR="$dir/wrk" wrk -t1 -c"$inflight" -d2s --latency -s benches/load/submit.lua "$(cat "$dir/wrk/url")"
+
+age=${AGE_SECS:-65}
+echo "## $backend: wrk -t1 -c$inflight, $students students, tokens ${age} s old"
+fresh_server
+load --for-wrk "$dir/wrk-aged" >&2
+sleep "$age"
+DIR="$dir/wrk-aged" wrk -t1 -c"$inflight" -d2s --latency -s benches/load/submit.lua "$(cat "$dir/wrk-aged/url")"

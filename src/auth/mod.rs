@@ -81,7 +81,12 @@ impl Auth {
     /// Checks the credentials; an unknown user and a wrong password look the same, in answer
     /// and in time.
     pub async fn login(&self, username: &str, password: String) -> Result<LoginResponse, ApiError> {
-        let found = self.store.user_by_username(username).await?;
+        // A name no account can have (U+0000 included, which PostgreSQL refuses) is not
+        // looked up, but costs the same hash as an unknown one.
+        let found = match model::validate_username(username) {
+            Ok(()) => self.store.user_by_username(username).await?,
+            Err(_) => None,
+        };
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),

@@ -14,7 +14,6 @@ use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use clap::Parser;
 use contestd::config::ServeArgs;
 use contestd::startup::Application;
-use futures::future::join_all;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -811,15 +810,17 @@ impl TestApp {
         contest
     }
 
-    /// Creates `n` students in one bulk call and logs them all in at once.
+    /// Creates `n` students in one bulk call and logs them in, 64 at a time (each login
+    /// commits a session: thousands at once would queue past the pool's acquire timeout on a
+    /// busy machine; tests that want a stampede make their own).
     pub async fn logged_in_students(&self, n: usize) -> Vec<Student> {
+        use futures::StreamExt;
         let created = self.create_students(n).await;
-        let tokens = join_all(
-            created
-                .iter()
-                .map(|(_, username)| self.login(username, STUDENT_PW)),
-        )
-        .await;
+        let tokens: Vec<String> = futures::stream::iter(&created)
+            .map(|(_, username)| self.login(username, STUDENT_PW))
+            .buffered(64)
+            .collect()
+            .await;
         created
             .into_iter()
             .zip(tokens)

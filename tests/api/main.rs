@@ -11,6 +11,7 @@ mod courses;
 mod crash;
 mod errors;
 mod export;
+mod fuzz;
 mod health;
 mod hostile;
 mod metrics;
