@@ -1,4 +1,5 @@
-//! Command line and settings. Every setting is a flag with a `CONTESTD_…` environment variable.
+//! Command line and settings. Every setting of `serve` is a flag with a `CONTESTD_…` environment
+//! variable; `demo`'s own options (`--students`, `--base-url`) are flags only.
 
 use std::net::SocketAddr;
 use std::time::Duration;

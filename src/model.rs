@@ -3,8 +3,6 @@
 use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
-
 pub use contestd_actors::model::{
     Answer, Contest, ContestStatus, Id, Question, ResultsPolicy, Snapshot, SubmissionRow,
 };
@@ -240,23 +238,6 @@ pub fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
 /// The current time, to the millisecond.
 pub use contestd_actors::now;
 
-/// Parses a comma-separated id list such as `1,2,3`, with `min..=max` entries.
-pub fn parse_id_list(raw: &str, name: &str, max: usize) -> Result<Vec<Id>, ApiError> {
-    let ids: Result<Vec<Id>, _> = raw
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<Id>())
-        .collect();
-    let ids =
-        ids.map_err(|_| ApiError::bad_request(format!("{name} must be comma-separated integers")))?;
-    if ids.is_empty() || ids.len() > max {
-        return Err(ApiError::bad_request(format!(
-            "{name} must hold 1 to {max} ids"
-        )));
-    }
-    Ok(ids)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,13 +358,5 @@ mod tests {
         };
         assert!(empty_title.validate().is_err());
         assert!(ContestPatch::default().validate().is_ok());
-    }
-
-    #[test]
-    fn id_lists() {
-        assert_eq!(parse_id_list("1,2, 3", "ids", 100).unwrap(), vec![1, 2, 3]);
-        assert!(parse_id_list("", "ids", 100).is_err());
-        assert!(parse_id_list("1,x", "ids", 100).is_err());
-        assert!(parse_id_list("1,2,3", "ids", 2).is_err());
     }
 }

@@ -21,14 +21,10 @@ use crate::model;
 use crate::observe::{observe_request, Observer};
 use crate::quota::{self, Quotas};
 use crate::routes;
-use crate::routes::health::spawn_db_check;
+use crate::routes::health::{spawn_db_check, Started};
 use crate::routes::ws::WsState;
 use crate::routes::BodyDeadline;
 use crate::store::Store;
-
-/// When the server started, for `/health`'s `uptime_s`.
-#[derive(Clone, Copy)]
-pub struct Started(pub Instant);
 
 /// How often expired sessions are deleted.
 const SESSION_SWEEP_EVERY: Duration = Duration::from_secs(600);

@@ -6,7 +6,8 @@
 # far less. Argon2 runs at a trivial cost here: only the set-up logs in, and it is not measured.
 #   benches/load/burst.sh
 #   DATABASE_URL=postgres://postgres@127.0.0.1/contestd_load benches/load/burst.sh
-# CONTESTD=path/to/contestd runs another build of the server (to compare builds).
+# CONTESTD=path/to/contestd runs another build of the server (to compare builds); WRK_SECS (2)
+# sets the wrk runs' length (shorter than STUDENTS / rate, or every token is used up first).
 # A third run ages the tokens first: wrk starts AGE_SECS (65) after the logins, as at the end of
 # an exam, when a token cache that trusts entries for a minute only would read every session.
 set -euo pipefail
@@ -43,18 +44,20 @@ fresh_server() {
 load() { target/release/contestd-load --host "http://127.0.0.1:$port" --admin-password "$password" \
   --server-pid "$server" --students "$students" --burst "$inflight" "$@"; }
 
-echo "## $backend: contestd-load --burst $inflight, $students students"
-fresh_server
-load --plot "$out/burst-$backend.svg"
+if [[ -z ${WRK_ONLY:-} ]]; then  # WRK_ONLY=1: the wrk runs only
+  echo "## $backend: contestd-load --burst $inflight, $students students"
+  fresh_server
+  load --plot "$out/burst-$backend.svg"
+fi
 
 echo "## $backend: wrk -t1 -c$inflight, $students students"
 fresh_server
 load --for-wrk "$dir/wrk" >&2
-DIR="$dir/wrk" wrk -t1 -c"$inflight" -d2s --latency -s benches/load/submit.lua "$(cat "$dir/wrk/url")"
+DIR="$dir/wrk" wrk -t1 -c"$inflight" -d"${WRK_SECS:-2}s" --latency -s benches/load/submit.lua "$(cat "$dir/wrk/url")"
 
 age=${AGE_SECS:-65}
 echo "## $backend: wrk -t1 -c$inflight, $students students, tokens ${age} s old"
 fresh_server
 load --for-wrk "$dir/wrk-aged" >&2
 sleep "$age"
-DIR="$dir/wrk-aged" wrk -t1 -c"$inflight" -d2s --latency -s benches/load/submit.lua "$(cat "$dir/wrk-aged/url")"
+DIR="$dir/wrk-aged" wrk -t1 -c"$inflight" -d"${WRK_SECS:-2}s" --latency -s benches/load/submit.lua "$(cat "$dir/wrk-aged/url")"

@@ -12,8 +12,11 @@ use contestd_actors::{Runtime, WriterHandle};
 use serde::Serialize;
 
 use crate::model::Id;
-use crate::startup::Started;
 use crate::store::{PoolStats, Store};
+
+/// When the server started, for `/health`'s `uptime_s`.
+#[derive(Clone, Copy)]
+pub struct Started(pub std::time::Instant);
 
 /// The longest a database check may take before the database counts as unreachable.
 const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(1);

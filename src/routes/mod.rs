@@ -20,6 +20,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::model::Id;
 
 /// actix tries the routes in the order they are registered, and each path with a `{segment}`
 /// costs a regex match; so the fixed paths come first, then the students' hot paths, and the
@@ -130,4 +131,34 @@ fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
             ApiError::bad_request(format!("{path}: {inner}"))
         }
     })
+}
+
+/// Parses a comma-separated id list such as `1,2,3` of 1 to `max` ids (a query parameter).
+pub fn parse_id_list(raw: &str, name: &str, max: usize) -> Result<Vec<Id>, ApiError> {
+    let ids: Result<Vec<Id>, _> = raw
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse::<Id>())
+        .collect();
+    let ids =
+        ids.map_err(|_| ApiError::bad_request(format!("{name} must be comma-separated integers")))?;
+    if ids.is_empty() || ids.len() > max {
+        return Err(ApiError::bad_request(format!(
+            "{name} must hold 1 to {max} ids"
+        )));
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_lists() {
+        assert_eq!(parse_id_list("1,2, 3", "ids", 100).unwrap(), vec![1, 2, 3]);
+        assert!(parse_id_list("", "ids", 100).is_err());
+        assert!(parse_id_list("1,x", "ids", 100).is_err());
+        assert!(parse_id_list("1,2,3", "ids", 2).is_err());
+    }
 }

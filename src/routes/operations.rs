@@ -5,10 +5,10 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{parse_query, Json};
+use super::{parse_id_list, parse_query, Json};
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::model::{self, parse_id_list, ContestStatus, Id};
+use crate::model::{self, ContestStatus, Id};
 use crate::store::Store;
 use contestd_actors::{GetFigures, Runtime, RuntimeError, Validate};
 

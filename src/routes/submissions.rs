@@ -10,10 +10,10 @@ use futures_util::{future, stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{parse_body, parse_query, Body};
+use super::{parse_body, parse_id_list, parse_query, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
-use crate::model::{self, parse_id_list, Answer, Contest, ContestStatus, Id};
+use crate::model::{self, Answer, Contest, ContestStatus, Id};
 use crate::store::{NamedSubmission, Store, StoreError, Submission};
 use contestd_actors::{GetContest, GetOwnSubmission, GetView, Runtime, Submit};
 
