@@ -1,5 +1,6 @@
 //! The subcommands: serve, migrate, demo, maintenance.
 
+use anyhow::Context;
 use chrono::TimeDelta;
 
 use crate::auth::{ensure_admin, password::Passwords};
@@ -9,7 +10,7 @@ use crate::startup::Application;
 use crate::store::{Store, UserRow};
 use crate::telemetry;
 
-pub async fn serve(args: ServeArgs) -> Result<(), String> {
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format);
     keep_large_blocks_mapped();
     // Every WebSocket is a descriptor: take all the hard limit allows.
@@ -18,7 +19,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
     }
     let app = Application::build(args).await?;
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    app.run_until_stopped().await.context("serving")
 }
 
 /// glibc raises its mmap threshold to the largest block freed so far, so after the first
@@ -34,24 +35,24 @@ fn keep_large_blocks_mapped() {
     }
 }
 
-async fn open(db: &DbArgs) -> Result<Store, String> {
-    let store = Store::connect(db).await?;
-    store.migrate().await?;
+async fn open(db: &DbArgs) -> anyhow::Result<Store> {
+    let store = Store::connect(db).await.map_err(anyhow::Error::msg)?;
+    store.migrate().await.map_err(anyhow::Error::msg)?;
     Ok(store)
 }
 
-pub async fn migrate(db: DbArgs) -> Result<(), String> {
+pub async fn migrate(db: DbArgs) -> anyhow::Result<()> {
     let store = open(&db).await?;
     println!("migrations applied ({})", store.backend());
     store.close().await;
     Ok(())
 }
 
-pub async fn maintenance(db: DbArgs) -> Result<(), String> {
+pub async fn maintenance(db: DbArgs) -> anyhow::Result<()> {
     let store = open(&db).await?;
     let done = store.maintenance().await;
     store.close().await;
-    for line in done? {
+    for line in done.map_err(anyhow::Error::msg)? {
         println!("{line}");
     }
     Ok(())
@@ -59,9 +60,9 @@ pub async fn maintenance(db: DbArgs) -> Result<(), String> {
 
 /// Creates a demo course with `--students` students and a contest open for the next hour.
 /// Demo students share one password, hashed once (hashing thousands would take minutes).
-pub async fn demo(args: DemoArgs) -> Result<(), String> {
+pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let store = open(&args.db).await?;
-    let passwords = Passwords::new(&args.passwords)?;
+    let passwords = Passwords::new(&args.passwords).context("the argon2 settings")?;
     let generated = ensure_admin(&store, &passwords, args.admin_password.as_deref()).await?;
     let now = model::now();
 
@@ -72,7 +73,7 @@ pub async fn demo(args: DemoArgs) -> Result<(), String> {
     let course = store
         .insert_course(&course, now)
         .await
-        .map_err(|e| e.to_string())?;
+        .context("creating the demo course")?;
 
     let names: Vec<String> = (1..=args.students)
         .map(|i| format!("student{i:04}"))
@@ -83,10 +84,10 @@ pub async fn demo(args: DemoArgs) -> Result<(), String> {
         match store
             .user_by_username(name)
             .await
-            .map_err(|e| e.to_string())?
+            .with_context(|| format!("looking for user {name}"))?
         {
             Some((user, _)) if user.role == Role::Student => ids.push(user.id),
-            Some(_) => return Err(format!("user {name} exists and is not a student")),
+            Some(_) => anyhow::bail!("user {name} exists and is not a student"),
             None => new_rows.push(name.clone()),
         }
     }
@@ -95,7 +96,7 @@ pub async fn demo(args: DemoArgs) -> Result<(), String> {
         let hash = passwords
             .hash(args.student_password.clone())
             .await
-            .map_err(|e| e.to_string())?;
+            .context("hashing the students' password")?;
         let rows: Vec<UserRow> = new_rows
             .into_iter()
             .map(|username| UserRow {
@@ -107,14 +108,14 @@ pub async fn demo(args: DemoArgs) -> Result<(), String> {
         let created = store
             .insert_users(&rows, now)
             .await
-            .map_err(|e| e.to_string())?;
+            .context("creating the demo students")?;
         ids.extend(created.iter().map(|u| u.id));
     }
     if !ids.is_empty() {
         store
             .enroll(course.id, &ids, now)
             .await
-            .map_err(|e| e.to_string())?;
+            .context("enrolling the demo students")?;
     }
 
     let contest = NewContest {
@@ -136,11 +137,12 @@ pub async fn demo(args: DemoArgs) -> Result<(), String> {
             })
             .collect(),
     }
-    .validate()?;
+    .validate()
+    .map_err(anyhow::Error::msg)?;
     let contest = store
         .insert_contest(&contest, now)
         .await
-        .map_err(|e| e.to_string())?;
+        .context("creating the demo contest")?;
     store.close().await;
 
     let base = args.base_url.trim_end_matches('/');

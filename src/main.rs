@@ -18,8 +18,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("contestd: {message}");
+        Err(error) => {
+            // `{:#}` prints the chain: what failed, then each cause.
+            eprintln!("contestd: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -2,6 +2,8 @@
 //! the listener (port 0 picks a free one, so tests can ask for it) and composes the routes.
 
 use std::io::IsTerminal;
+
+use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,10 +43,17 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(args: ServeArgs) -> Result<Self, String> {
-        let store = Store::connect(&args.db).await?;
-        store.migrate().await?;
-        let passwords = Passwords::new(&args.passwords)?;
+    pub async fn build(args: ServeArgs) -> anyhow::Result<Self> {
+        // The listener first: a taken port fails the start before any actor runs.
+        let listener = listen(args.bind, args.listen_backlog)
+            .with_context(|| format!("cannot listen on {}", args.bind))?;
+        let port = listener
+            .local_addr()
+            .context("the listener has no local address")?
+            .port();
+        let store = Store::connect(&args.db).await.map_err(anyhow::Error::msg)?;
+        store.migrate().await.map_err(anyhow::Error::msg)?;
+        let passwords = Passwords::new(&args.passwords).context("the argon2 settings")?;
         if let Some(generated) =
             auth::ensure_admin(&store, &passwords, args.admin_password.as_deref()).await?
         {
@@ -67,7 +76,7 @@ impl Application {
             on_revoke,
         ));
 
-        let observer = Observer::new().map_err(|e| format!("metrics registry: {e}"))?;
+        let observer = Observer::new().context("the metrics registry")?;
         let quotas = Quotas::new(&args.protect, observer.rate_limited.clone());
         let runtime = web::Data::new(crate::runtime::start(
             &store,
@@ -87,9 +96,6 @@ impl Application {
         let quotas = web::Data::from(quotas);
         let db_check = web::Data::from(db_check);
 
-        let listener = listen(args.bind, args.listen_backlog)
-            .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let store_data = web::Data::new(store.clone());
         let started = web::Data::new(Started(Instant::now()));
         let shutdown = Duration::from_secs(args.protect.shutdown_secs.max(1));
@@ -130,7 +136,7 @@ impl Application {
         // Small frames (timer ticks, JSON answers) go out at once, not after Nagle's wait.
         .tcp_nodelay(true)
         .listen(listener)
-        .map_err(|e| e.to_string())?
+        .context("cannot serve on the listener")?
         .run();
 
         tracing::info!(port, backend = store.backend(), "contestd listening");
@@ -190,11 +196,11 @@ impl Application {
 /// The only way to learn a generated admin password: a file only its owner can read (beside
 /// the SQLite file, else in the working folder), and the console when it is a terminal. Never
 /// a log or a captured stdout, where it would outlive its use.
-fn announce_generated_password(store: &Store, password: &str) -> Result<(), String> {
+fn announce_generated_password(store: &Store, password: &str) -> anyhow::Result<()> {
     let folder = store.file_folder().unwrap_or_else(|| ".".into());
-    let path = auth::keep_generated_password(&folder, password).map_err(|e| {
+    let path = auth::keep_generated_password(&folder, password).with_context(|| {
         format!(
-            "cannot write the generated admin password to {}: {e}",
+            "cannot write the generated admin password to {}",
             folder.join(auth::ADMIN_PASSWORD_FILE).display()
         )
     })?;

@@ -168,18 +168,18 @@ pub async fn ensure_admin(
     store: &Store,
     passwords: &Passwords,
     password: Option<&str>,
-) -> Result<Option<String>, String> {
-    if store
+) -> anyhow::Result<Option<String>> {
+    use anyhow::Context;
+    let existing = store
         .user_by_username("admin")
         .await
-        .map_err(|e| e.to_string())?
-        .is_some()
-    {
+        .context("looking for the admin user")?;
+    if existing.is_some() {
         return Ok(None);
     }
     let (password, generated) = match password {
         Some(p) => {
-            model::validate_password(p).map_err(|e| format!("the admin password: {e}"))?;
+            model::validate_password(p).map_err(|e| anyhow::anyhow!("the admin password: {e}"))?;
             (p.to_string(), false)
         }
         None => (new_token()[..24].to_string(), true),
@@ -187,7 +187,7 @@ pub async fn ensure_admin(
     let hash = passwords
         .hash(password.clone())
         .await
-        .map_err(|e| e.to_string())?;
+        .context("hashing the admin password")?;
     let row = UserRow {
         username: "admin".into(),
         password_hash: hash,
@@ -197,7 +197,7 @@ pub async fn ensure_admin(
         Ok(_) => Ok(generated.then_some(password)),
         // Another process created it first: theirs stands.
         Err(crate::store::StoreError::Conflict(_)) => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(anyhow::Error::new(e).context("creating the admin user")),
     }
 }
 

@@ -18,6 +18,15 @@ use crate::error::ApiError;
 /// Passwords hashed per blocking task in a bulk job: small enough that logins interleave.
 const BULK_GROUP: usize = 8;
 
+/// Why hashing cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("invalid argon2 settings: {0}")]
+    Settings(argon2::Error),
+    #[error("argon2 self-test failed: {0}")]
+    SelfTest(argon2::password_hash::Error),
+}
+
 #[derive(Clone)]
 pub struct Passwords {
     params: Params,
@@ -31,12 +40,12 @@ pub struct Passwords {
 }
 
 impl Passwords {
-    pub fn new(args: &PasswordArgs) -> Result<Self, String> {
+    pub fn new(args: &PasswordArgs) -> Result<Self, SetupError> {
         let params = Params::new(args.argon2_memory_kib, args.argon2_iterations, 1, None)
-            .map_err(|e| format!("invalid argon2 settings: {e}"))?;
+            .map_err(SetupError::Settings)?;
         let width = args.hash_threads.unwrap_or_else(cores).max(1);
-        let dummy_hash = hash_with(&params, "not a password of anyone")
-            .map_err(|e| format!("argon2 self-test failed: {e}"))?;
+        let dummy_hash =
+            hash_with(&params, "not a password of anyone").map_err(SetupError::SelfTest)?;
         Ok(Passwords {
             params,
             permits: Arc::new(Semaphore::new(width)),
