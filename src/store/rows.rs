@@ -36,6 +36,14 @@ impl From<ContestRow> for Contest {
     }
 }
 
+/// A contest in a listing, with whether the student asking has submitted.
+#[derive(sqlx::FromRow)]
+pub struct ListingRow {
+    #[sqlx(flatten)]
+    pub contest: ContestRow,
+    pub submitted: bool,
+}
+
 #[derive(sqlx::FromRow)]
 pub struct QuestionRow {
     id: Id,
