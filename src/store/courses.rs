@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::rows::CourseRow;
 use super::{conflict_as, on_pool, Result, Store, StoreError, CHUNK};
 use crate::model::{Course, Id, NewCourse};
 
@@ -29,14 +30,18 @@ impl Store {
 
     pub async fn courses(&self) -> Result<Vec<Course>> {
         let sql = "SELECT id, code, title FROM courses ORDER BY id";
-        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?)
+        let rows: Vec<CourseRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Course::from).collect())
     }
 
     pub async fn courses_of_student(&self, student_id: Id) -> Result<Vec<Course>> {
         let sql = "SELECT c.id, c.code, c.title FROM courses c
                    JOIN enrollments e ON e.course_id = c.id
                    WHERE e.student_id = $1 AND e.is_active ORDER BY c.id";
-        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(student_id).fetch_all(pool).await)?)
+        let rows: Vec<CourseRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(student_id).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Course::from).collect())
     }
 
     pub async fn course_exists(&self, course_id: Id) -> Result<bool> {

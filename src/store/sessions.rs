@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::rows::SessionRow;
 use super::{on_pool, Result, Store};
 use crate::model::{Id, User};
 
@@ -32,21 +33,15 @@ impl Store {
         token_hash: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Option<(User, DateTime<Utc>)>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            user: User,
-            expires_at: DateTime<Utc>,
-        }
         let sql = "SELECT u.id, u.username, u.role, s.expires_at
                    FROM sessions s JOIN users u ON u.id = s.user_id
                    WHERE s.token_hash = $1 AND s.expires_at > $2";
-        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(sql)
+        let row: Option<SessionRow> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(token_hash)
             .bind(now)
             .fetch_optional(pool)
             .await)?;
-        Ok(row.map(|r| (r.user, r.expires_at)))
+        Ok(row.map(|r| (r.user.into(), r.expires_at)))
     }
 
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {
