@@ -34,11 +34,10 @@ impl TryFrom<String> for Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: Id,
     pub username: String,
-    #[sqlx(try_from = "String")]
     pub role: Role,
 }
 
@@ -72,7 +71,7 @@ pub fn validate_username(username: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Course {
     pub id: Id,
     pub code: String,

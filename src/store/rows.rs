@@ -4,7 +4,53 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::model::{Answer, Contest, Id, Question, ResultsPolicy, SubmissionRow};
+use crate::model::{
+    Answer, Contest, Course, Id, Question, ResultsPolicy, Role, SubmissionRow, User,
+};
+
+/// A user as stored, without the password hash. (`UserRow` is the other way: a user to insert.)
+#[derive(sqlx::FromRow)]
+pub struct UserRecord {
+    id: Id,
+    username: String,
+    #[sqlx(try_from = "String")]
+    role: Role,
+}
+
+impl From<UserRecord> for User {
+    fn from(r: UserRecord) -> Self {
+        User {
+            id: r.id,
+            username: r.username,
+            role: r.role,
+        }
+    }
+}
+
+/// The user holding a session, and when the session expires.
+#[derive(sqlx::FromRow)]
+pub struct SessionRow {
+    #[sqlx(flatten)]
+    pub user: UserRecord,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct CourseRow {
+    id: Id,
+    code: String,
+    title: String,
+}
+
+impl From<CourseRow> for Course {
+    fn from(r: CourseRow) -> Self {
+        Course {
+            id: r.id,
+            code: r.code,
+            title: r.title,
+        }
+    }
+}
 
 /// The columns `ContestRow` reads, from a table aliased `c`.
 pub const CONTEST_COLUMNS: &str =
@@ -34,6 +80,14 @@ impl From<ContestRow> for Contest {
             is_active: r.is_active,
         }
     }
+}
+
+/// A contest in a listing, with whether the student asking has submitted.
+#[derive(sqlx::FromRow)]
+pub struct ListingRow {
+    #[sqlx(flatten)]
+    pub contest: ContestRow,
+    pub submitted: bool,
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,0 +1,188 @@
+//! What the runtime reads and writes (a contest's snapshot, batches of submissions) and the
+//! submissions' read side: one, a student's, pages for admins, the leaderboard.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use super::rows::{ContestRow, LeaderboardRow, NamedSubmission, Submission, CONTEST_COLUMNS};
+use super::{on_pool, postgres, Result, Store, StoreError, CHUNK};
+use crate::model::{Contest, Id, Snapshot, SubmissionRow};
+
+impl Store {
+    /// Everything a contest actor needs: the contest, its questions, the students actively
+    /// enrolled in its course and the submissions so far.
+    pub async fn snapshot(&self, contest_id: Id) -> Result<Option<Snapshot>> {
+        let Some(full) = self.contest(contest_id).await? else {
+            return Ok(None);
+        };
+        let enrolled_sql = "SELECT student_id FROM enrollments WHERE course_id = $1 AND is_active";
+        let submitted_sql = "SELECT student_id, score FROM submissions WHERE contest_id = $1";
+        let course_id = full.contest.course_id;
+        let (enrolled, submitted): (Vec<Id>, Vec<(Id, i64)>) = on_pool!(self, pool => {
+            let enrolled = sqlx::query_scalar(enrolled_sql).bind(course_id).fetch_all(pool).await?;
+            let submitted = sqlx::query_as(submitted_sql).bind(contest_id).fetch_all(pool).await?;
+            (enrolled, submitted)
+        });
+        Ok(Some(Snapshot {
+            contest: full.contest,
+            questions: full.questions,
+            enrolled,
+            submitted,
+        }))
+    }
+
+    /// Inserts the rows atomically, skipping those whose (contest, student) is already stored.
+    /// Returns, per row, whether it was inserted.
+    pub async fn insert_submissions(&self, rows: &[SubmissionRow]) -> Result<Vec<bool>> {
+        let inserted: HashSet<uuid::Uuid> = match self {
+            Store::Postgres(pool) => postgres::insert_submissions(pool, rows).await?,
+            Store::Sqlite(pool) => {
+                let mut inserted = HashSet::with_capacity(rows.len());
+                let mut tx = pool.begin().await?;
+                for chunk in rows.chunks(CHUNK) {
+                    let mut q = QueryBuilder::new(
+                        "INSERT INTO submissions \
+                         (id, contest_id, student_id, submitted_at, answers, score, max_score) ",
+                    );
+                    q.push_values(chunk, |mut row, s| {
+                        row.push_bind(s.id)
+                            .push_bind(s.contest_id)
+                            .push_bind(s.student_id)
+                            .push_bind(s.submitted_at)
+                            .push_bind(sqlx::types::Json(&s.answers))
+                            .push_bind(s.score)
+                            .push_bind(s.max_score);
+                    });
+                    q.push(" ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id");
+                    let ids: Vec<uuid::Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+                    inserted.extend(ids);
+                }
+                tx.commit().await?;
+                inserted
+            }
+        };
+        Ok(rows.iter().map(|r| inserted.contains(&r.id)).collect())
+    }
+
+    pub async fn submission(&self, contest_id: Id, student_id: Id) -> Result<Option<Submission>> {
+        let sql = "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score
+                   FROM submissions WHERE contest_id = $1 AND student_id = $2";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(contest_id)
+            .bind(student_id)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// The student's submissions to those of the given contests that are active, each with
+    /// its contest, in contest id order.
+    pub async fn submissions_of(
+        &self,
+        student_id: Id,
+        contest_ids: &[Id],
+    ) -> Result<Vec<(Submission, Contest)>> {
+        let (submissions, contests): (Vec<Submission>, Vec<ContestRow>) = on_pool!(self, pool => {
+            let mut q = QueryBuilder::new(
+                "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score
+                 FROM submissions WHERE student_id = ",
+            );
+            q.push_bind(student_id).push(" AND contest_id IN (");
+            let mut list = q.separated(", ");
+            for id in contest_ids {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY contest_id");
+            let submissions = q.build_query_as().fetch_all(pool).await?;
+            let mut q = QueryBuilder::new(format!(
+                "SELECT {CONTEST_COLUMNS} FROM contests c WHERE c.is_active AND c.id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in contest_ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let contests = q.build_query_as().fetch_all(pool).await?;
+            (submissions, contests)
+        });
+        let contests: HashMap<Id, Contest> = contests
+            .into_iter()
+            .map(|c| {
+                let c = Contest::from(c);
+                (c.id, c)
+            })
+            .collect();
+        Ok(submissions
+            .into_iter()
+            .filter_map(|s| contests.get(&s.contest_id).cloned().map(|c| (s, c)))
+            .collect())
+    }
+
+    /// A page of the contest's submissions in (submitted_at, id) order, after the given one.
+    /// `Invalid` when `after` is not a submission of this contest.
+    pub async fn submissions_page(
+        &self,
+        contest_id: Id,
+        after: Option<uuid::Uuid>,
+        limit: i64,
+    ) -> Result<Vec<NamedSubmission>> {
+        let columns = "s.id, s.contest_id, s.student_id, s.submitted_at, s.answers, s.score,
+                       s.max_score, u.username";
+        let page: Vec<NamedSubmission> = match after {
+            None => {
+                let sql = format!(
+                    "SELECT {columns} FROM submissions s JOIN users u ON u.id = s.student_id
+                     WHERE s.contest_id = $1 ORDER BY s.submitted_at, s.id LIMIT $2"
+                );
+                on_pool!(self, pool => sqlx::query_as(&sql)
+                    .bind(contest_id)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await)?
+            }
+            Some(after) => {
+                let cursor_sql =
+                    "SELECT submitted_at FROM submissions WHERE contest_id = $1 AND id = $2";
+                let sql = format!(
+                    "SELECT {columns} FROM submissions s JOIN users u ON u.id = s.student_id
+                     WHERE s.contest_id = $1 AND (s.submitted_at, s.id) > ($2, $3)
+                     ORDER BY s.submitted_at, s.id LIMIT $4"
+                );
+                on_pool!(self, pool => {
+                    let at: Option<DateTime<Utc>> = sqlx::query_scalar(cursor_sql)
+                        .bind(contest_id)
+                        .bind(after)
+                        .fetch_optional(pool)
+                        .await?;
+                    let Some(at) = at else {
+                        return Err(StoreError::Invalid(
+                            "after: not a submission of this contest".into(),
+                        ));
+                    };
+                    sqlx::query_as(&sql)
+                        .bind(contest_id)
+                        .bind(at)
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await?
+                })
+            }
+        };
+        Ok(page)
+    }
+
+    /// Highest score first, earlier submission (then id) breaking ties.
+    pub async fn leaderboard(&self, contest_id: Id, limit: i64) -> Result<Vec<LeaderboardRow>> {
+        let sql = "SELECT s.student_id, u.username, s.score, s.submitted_at
+                   FROM submissions s JOIN users u ON u.id = s.student_id
+                   WHERE s.contest_id = $1
+                   ORDER BY s.score DESC, s.submitted_at, s.id LIMIT $2";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(contest_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
+    }
+}
