@@ -36,8 +36,8 @@ fn keep_large_blocks_mapped() {
 }
 
 async fn open(db: &DbArgs) -> anyhow::Result<Store> {
-    let store = Store::connect(db).await.map_err(anyhow::Error::msg)?;
-    store.migrate().await.map_err(anyhow::Error::msg)?;
+    let store = Store::connect(db).await?;
+    store.migrate().await?;
     Ok(store)
 }
 
@@ -52,7 +52,7 @@ pub async fn maintenance(db: DbArgs) -> anyhow::Result<()> {
     let store = open(&db).await?;
     let done = store.maintenance().await;
     store.close().await;
-    for line in done.map_err(anyhow::Error::msg)? {
+    for line in done? {
         println!("{line}");
     }
     Ok(())

@@ -51,8 +51,8 @@ impl Application {
             .local_addr()
             .context("the listener has no local address")?
             .port();
-        let store = Store::connect(&args.db).await.map_err(anyhow::Error::msg)?;
-        store.migrate().await.map_err(anyhow::Error::msg)?;
+        let store = Store::connect(&args.db).await?;
+        store.migrate().await?;
         let passwords = Passwords::new(&args.passwords).context("the argon2 settings")?;
         if let Some(generated) =
             auth::ensure_admin(&store, &passwords, args.admin_password.as_deref()).await?

@@ -57,6 +57,35 @@ macro_rules! on_pool {
 }
 use on_pool;
 
+/// Why the database could not be opened, migrated or maintained (start-up and the commands).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    /// `target` names the file, or just "PostgreSQL" (its URL may hold a password).
+    #[error("cannot open {target}")]
+    Open {
+        target: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{backend} migration failed")]
+    Migrate {
+        backend: &'static str,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("indexes missing: {0}; run `contestd migrate`")]
+    MissingIndexes(String),
+    /// A maintenance step (listing indexes, ANALYZE, VACUUM) failed.
+    #[error("{step}")]
+    Maintenance {
+        step: String,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached right now (connection, pool timeout, lock contention).
@@ -131,20 +160,18 @@ pub struct PoolStats {
 
 impl Store {
     /// Opens a pool for the URL's backend (`sqlite:` or `postgres:`).
-    pub async fn connect(args: &DbArgs) -> Result<Store, String> {
+    pub async fn connect(args: &DbArgs) -> Result<Store, SetupError> {
         let url = args.database_url.as_str();
         if url.starts_with("sqlite:") {
             sqlite::connect(args).await.map(Store::Sqlite)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             postgres::connect(args).await.map(Store::Postgres)
         } else {
-            Err(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
-            ))
+            Err(SetupError::UnsupportedUrl(url.to_string()))
         }
     }
 
-    pub async fn migrate(&self) -> Result<(), String> {
+    pub async fn migrate(&self) -> Result<(), SetupError> {
         match self {
             Store::Sqlite(pool) => sqlite::migrate(pool).await,
             Store::Postgres(pool) => postgres::migrate(pool).await,
@@ -152,22 +179,22 @@ impl Store {
     }
 
     /// Checks the indexes, refreshes statistics; returns a line per step done.
-    pub async fn maintenance(&self) -> Result<Vec<String>, String> {
+    pub async fn maintenance(&self) -> Result<Vec<String>, SetupError> {
         let present: Vec<String> = match self {
             Store::Sqlite(pool) => sqlite::index_names(pool).await,
             Store::Postgres(pool) => postgres::index_names(pool).await,
         }
-        .map_err(|e| format!("listing indexes: {e}"))?;
+        .map_err(|source| SetupError::Maintenance {
+            step: "listing indexes".into(),
+            source,
+        })?;
         let missing: Vec<&str> = INDEXES
             .iter()
             .copied()
             .filter(|name| !present.iter().any(|p| p == name))
             .collect();
         if !missing.is_empty() {
-            return Err(format!(
-                "indexes missing: {}; run `contestd migrate`",
-                missing.join(", ")
-            ));
+            return Err(SetupError::MissingIndexes(missing.join(", ")));
         }
         let mut done = vec![format!("all {} indexes present", INDEXES.len())];
         done.extend(match self {

@@ -7,23 +7,30 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::SetupError;
 use crate::config::DbArgs;
 use crate::model::SubmissionRow;
 
-pub(super) async fn connect(args: &DbArgs) -> Result<PgPool, String> {
+pub(super) async fn connect(args: &DbArgs) -> Result<PgPool, SetupError> {
     PgPoolOptions::new()
         .max_connections(args.db_max_connections.max(1))
         .acquire_timeout(args.acquire_timeout())
         .connect(&args.database_url)
         .await
-        .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))
+        .map_err(|source| SetupError::Open {
+            target: "PostgreSQL".into(),
+            source,
+        })
 }
 
-pub(super) async fn migrate(pool: &PgPool) -> Result<(), String> {
+pub(super) async fn migrate(pool: &PgPool) -> Result<(), SetupError> {
     sqlx::migrate!("./migrations/postgres")
         .run(pool)
         .await
-        .map_err(|e| format!("PostgreSQL migration failed: {e}"))
+        .map_err(|source| SetupError::Migrate {
+            backend: "PostgreSQL",
+            source,
+        })
 }
 
 pub(super) async fn index_names(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
@@ -32,13 +39,16 @@ pub(super) async fn index_names(pool: &PgPool) -> Result<Vec<String>, sqlx::Erro
         .await
 }
 
-pub(super) async fn optimize(pool: &PgPool) -> Result<Vec<String>, String> {
+pub(super) async fn optimize(pool: &PgPool) -> Result<Vec<String>, SetupError> {
     // VACUUM cannot run in a transaction block: send it as a simple query of its own.
     let statement = "VACUUM (ANALYZE)";
     sqlx::raw_sql(statement)
         .execute(pool)
         .await
-        .map_err(|e| format!("{statement}: {e}"))?;
+        .map_err(|source| SetupError::Maintenance {
+            step: statement.into(),
+            source,
+        })?;
     Ok(vec![format!("ran {statement}")])
 }
 

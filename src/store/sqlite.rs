@@ -6,11 +6,16 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+use super::SetupError;
 use crate::config::DbArgs;
 
-pub(super) async fn connect(args: &DbArgs) -> Result<SqlitePool, String> {
+pub(super) async fn connect(args: &DbArgs) -> Result<SqlitePool, SetupError> {
+    let open = |source| SetupError::Open {
+        target: args.database_url.clone(),
+        source,
+    };
     let options = SqliteConnectOptions::from_str(&args.database_url)
-        .map_err(|e| format!("bad SQLite URL: {e}"))?
+        .map_err(open)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // FULL: a commit is on disk before we acknowledge it; batching keeps it cheap.
@@ -22,14 +27,17 @@ pub(super) async fn connect(args: &DbArgs) -> Result<SqlitePool, String> {
         .acquire_timeout(args.acquire_timeout())
         .connect_with(options)
         .await
-        .map_err(|e| format!("cannot open {}: {e}", args.database_url))
+        .map_err(open)
 }
 
-pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), String> {
+pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), SetupError> {
     sqlx::migrate!("./migrations/sqlite")
         .run(pool)
         .await
-        .map_err(|e| format!("SQLite migration failed: {e}"))
+        .map_err(|source| SetupError::Migrate {
+            backend: "SQLite",
+            source,
+        })
 }
 
 pub(super) async fn index_names(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
@@ -38,13 +46,16 @@ pub(super) async fn index_names(pool: &SqlitePool) -> Result<Vec<String>, sqlx::
         .await
 }
 
-pub(super) async fn optimize(pool: &SqlitePool) -> Result<Vec<String>, String> {
+pub(super) async fn optimize(pool: &SqlitePool) -> Result<Vec<String>, SetupError> {
     let mut done = Vec::new();
     for statement in ["ANALYZE", "PRAGMA optimize"] {
         sqlx::query(statement)
             .execute(pool)
             .await
-            .map_err(|e| format!("{statement}: {e}"))?;
+            .map_err(|source| SetupError::Maintenance {
+                step: statement.into(),
+                source,
+            })?;
         done.push(format!("ran {statement}"));
     }
     Ok(done)
