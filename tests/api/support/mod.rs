@@ -55,7 +55,7 @@ macro_rules! both_databases {
             $(#[$meta])*
             #[actix_web::test]
             async fn $name() {
-                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Db::$db).await {
+                if let Some(app) = $crate::support::spawn_app($crate::support::Db::$db).await {
                     super::$name(&app).await;
                     app.stop().await;
                 }
@@ -65,7 +65,7 @@ macro_rules! both_databases {
             $(#[$db_meta])*
             #[actix_web::test]
             async fn $db_name() {
-                super::$db_name($crate::helpers::Db::$db).await;
+                super::$db_name($crate::support::Db::$db).await;
             }
         )*
     };
