@@ -5,18 +5,22 @@
 
 mod assertions;
 mod prometheus;
+mod time;
 
 pub use assertions::{assert_error, assert_keys, id_of, retry_after, str_field};
 pub use prometheus::Metrics;
+use time::wait_for_opt;
+pub use time::{
+    closed_window, hours, now_ms, open_window, parse_time, rfc3339, upcoming_window, wait_for,
+};
 
-use std::future::Future;
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use clap::Parser;
 use contestd::config::ServeArgs;
 use contestd::startup::Application;
@@ -1006,35 +1010,6 @@ pub fn question_ids(contest: &Value) -> Vec<i64> {
         .collect()
 }
 
-/// Polls `check` every 20 ms until it gives `Some`, failing the test after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    wait_for_opt(timeout, check)
-        .await
-        .unwrap_or_else(|| panic!("{what}: not within {timeout:?}"))
-}
-
-/// Like `wait_for`, but `None` after `timeout` instead of failing.
-async fn wait_for_opt<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn read(resp: reqwest::Response) -> Resp {
     let (status, _, body) = read_with_headers(resp).await;
     (status, body)
@@ -1081,46 +1056,4 @@ pub fn contest_body(course_id: i64, start: DateTime<Utc>, end: DateTime<Utc>) ->
               "points": 2 },
         ],
     })
-}
-
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-pub fn parse_time(v: &Value) -> DateTime<Utc> {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("a time string, got {v}"));
-    DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("{s:?} is not RFC 3339: {e}"))
-        .with_timezone(&Utc)
-}
-
-pub fn hours(h: i64) -> TimeDelta {
-    TimeDelta::hours(h)
-}
-
-/// Now, to the millisecond: the precision the server keeps times in.
-pub fn now_ms() -> DateTime<Utc> {
-    Utc::now()
-        .duration_trunc(TimeDelta::milliseconds(1))
-        .expect("a representable time")
-}
-
-/// A window that is open now.
-pub fn open_window() -> (DateTime<Utc>, DateTime<Utc>) {
-    let now = now_ms();
-    (now - hours(1), now + hours(1))
-}
-
-/// A window that starts in an hour.
-pub fn upcoming_window() -> (DateTime<Utc>, DateTime<Utc>) {
-    let now = now_ms();
-    (now + hours(1), now + hours(2))
-}
-
-/// A window that ended an hour ago.
-pub fn closed_window() -> (DateTime<Utc>, DateTime<Utc>) {
-    let now = now_ms();
-    (now - hours(2), now - hours(1))
 }
