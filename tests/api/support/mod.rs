@@ -5,20 +5,21 @@
 
 mod assertions;
 mod fixtures;
+mod process;
 mod prometheus;
 mod requests;
 mod time;
 
 pub use assertions::{assert_error, assert_keys, id_of, retry_after, str_field};
 pub use fixtures::{answers, contest_body, question_ids, Student};
+use process::read_logs;
 pub use prometheus::Metrics;
-use time::wait_for_opt;
 pub use time::{
     closed_window, hours, now_ms, open_window, parse_time, rfc3339, upcoming_window, wait_for,
 };
 
 use std::net::TcpListener;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
@@ -445,15 +446,6 @@ async fn start_binary(
     }
 }
 
-/// What a server run as a process wrote to stdout, then to stderr.
-fn read_logs(logs: &TempDir) -> String {
-    ["stdout", "stderr"]
-        .iter()
-        .map(|f| std::fs::read_to_string(logs.path().join(f)).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 impl Drop for TestApp {
     fn drop(&mut self) {
         // The database (a later field) is dropped after this.
@@ -512,66 +504,6 @@ impl TestApp {
             Server::InProcess(handle) => handle.stop(false).await,
             Server::Process { .. } => self.kill(),
         }
-    }
-
-    /// Kills a server started with `spawn_binary` at once (SIGKILL, as `kill -9`) and reaps it.
-    pub fn kill(&self) {
-        let Server::Process { child, .. } = &self.server else {
-            panic!("only a server run as a process can be killed");
-        };
-        if let Some(mut child) = child.lock().take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// The process id of a server started with `spawn_binary` (still running or not reaped).
-    pub fn pid(&self) -> u32 {
-        let Server::Process { child, .. } = &self.server else {
-            panic!("only a server run as a process has a pid");
-        };
-        child.lock().as_ref().expect("the server was reaped").id()
-    }
-
-    /// Sends a signal (`"TERM"`, `"INT"`, …) to a server started with `spawn_binary`.
-    pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.pid().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{signal} failed: {status}");
-    }
-
-    /// Waits for a server started with `spawn_binary` to exit and reaps it; fails the test
-    /// (showing its logs, and killing it) if it is still running after `timeout`.
-    pub async fn wait_exit(&self, timeout: Duration) -> ExitStatus {
-        let Server::Process { child, logs } = &self.server else {
-            panic!("only a server run as a process exits");
-        };
-        let status = wait_for_opt(timeout, || {
-            let mut child = child.lock();
-            let status = child.as_mut().and_then(|c| c.try_wait().ok().flatten());
-            if status.is_some() {
-                child.take();
-            }
-            std::future::ready(status)
-        })
-        .await;
-        status.unwrap_or_else(|| {
-            self.kill();
-            panic!(
-                "contestd still running {timeout:?} after being asked to stop:\n{}",
-                read_logs(logs)
-            )
-        })
-    }
-
-    /// Everything a server started with `spawn_binary` has written to stdout and stderr.
-    pub fn logs(&self) -> String {
-        let Server::Process { logs, .. } = &self.server else {
-            panic!("only a server run as a process has captured logs");
-        };
-        read_logs(logs)
     }
 
     /// The name of this app's PostgreSQL database.
