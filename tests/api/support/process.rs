@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::server::Server;
 use super::time::wait_for_opt;
-use super::Server;
 use super::TestApp;
 
 impl TestApp {
