@@ -4,7 +4,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
+use crate::support::{
     assert_error, assert_keys, hours, id_of, parse_time, spawn_app, str_field, Db, TestApp,
     ADMIN_PW, STUDENT_PW,
 };

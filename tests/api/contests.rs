@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::{
     assert_error, assert_keys, closed_window, contest_body, hours, id_of, now_ms, open_window,
     parse_time, rfc3339, upcoming_window, TestApp,
 };

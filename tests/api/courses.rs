@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, assert_keys, id_of, open_window, TestApp, STUDENT_PW};
+use crate::support::{assert_error, assert_keys, id_of, open_window, TestApp, STUDENT_PW};
 
 both_databases!(
     create_course_returns_201,

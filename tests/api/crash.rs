@@ -8,7 +8,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{answers, assert_error, id_of, spawn_binary, str_field, Db};
+use crate::support::{answers, assert_error, id_of, spawn_binary, str_field, Db};
 
 both_databases!(; with_db: kill_9_midway_loses_no_acknowledged_submission);
 

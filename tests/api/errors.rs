@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_error, contest_body, id_of, open_window, TestApp};
+use crate::support::{assert_error, contest_body, id_of, open_window, TestApp};
 
 both_databases!(
     malformed_json_is_400,

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::{
     answers, assert_error, id_of, open_window, parse_time, question_ids, rfc3339,
     spawn_app_behind_proxy, str_field, Student, TestApp, STUDENT_PW,
 };

@@ -21,7 +21,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Map, Number, Value};
 
-use crate::helpers::{
+use crate::support::{
     answers, contest_body, id_of, question_ids, rfc3339, spawn_app_with, str_field, Db, ADMIN_PW,
 };
 
@@ -106,7 +106,7 @@ async fn no_body_or_query_string_gets_a_5xx(db: Db) {
 }
 
 fn now_plus(seconds: i64) -> DateTime<Utc> {
-    crate::helpers::now_ms() + chrono::TimeDelta::seconds(seconds)
+    crate::support::now_ms() + chrono::TimeDelta::seconds(seconds)
 }
 
 /// What the fuzzer needs from the fixtures, owned so it can move to the fuzzing thread.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::{
     answers, assert_keys, id_of, spawn_app_behind_proxy, spawn_app_with, wait_for, Db, TestApp,
 };
 

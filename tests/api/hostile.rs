@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use crate::helpers::{
+use crate::support::{
     assert_error, free_port, fresh_database, id_of, retry_after, spawn_app_with, spawn_binary,
     str_field, Db, TestApp, ADMIN_PW, STUDENT_PW,
 };

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[macro_use]
-mod helpers;
+mod support;
 
 mod auth;
 mod contests;

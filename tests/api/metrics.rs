@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{answers, id_of, open_window, spawn_app_with, wait_for, Db, Metrics, TestApp};
+use crate::support::{answers, id_of, open_window, spawn_app_with, wait_for, Db, Metrics, TestApp};
 
 both_databases!(
     requests_are_counted_by_route_template,

@@ -7,11 +7,11 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::metrics::has_concrete_id;
+use crate::support::{
     answers, assert_error, assert_keys, id_of, spawn_binary_with_env, Db, TestApp, ADMIN_PW,
     STUDENT_PW,
 };
-use crate::metrics::has_concrete_id;
 use crate::ws::{connect, next_frame};
 
 both_databases!(

@@ -14,7 +14,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::helpers::{assert_error, id_of, retry_after, spawn_app_with, wait_for, Db, TestApp};
+use crate::support::{assert_error, id_of, retry_after, spawn_app_with, wait_for, Db, TestApp};
 use crate::ws::next_frame;
 
 both_databases!(; with_db:

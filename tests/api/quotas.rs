@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite;
 
-use crate::helpers::{
+use crate::support::{
     assert_error, id_of, retry_after, spawn_app_with, str_field, Db, TestApp, ADMIN_PW, STUDENT_PW,
 };
 use crate::ws::ws_url;

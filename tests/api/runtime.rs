@@ -11,7 +11,7 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::{
     answers, assert_error, id_of, now_ms, open_window, parse_time, question_ids, rfc3339,
     spawn_app_with, str_field, wait_for, Db, TestApp,
 };

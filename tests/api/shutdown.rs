@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{
+use crate::support::{
     answers, assert_error, id_of, spawn_binary, str_field, wait_for, Db, Resp, Student, TestApp,
 };
 use crate::ws::{connect, next_frame};

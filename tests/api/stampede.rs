@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app_with, str_field, Db, STUDENT_PW};
+use crate::support::{spawn_app_with, str_field, Db, STUDENT_PW};
 
 both_databases!(; with_db: login_stampede_keeps_health_responsive);
 

@@ -8,7 +8,7 @@ use chrono::{TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::{
     answers, assert_error, assert_keys, closed_window, contest_body, hours, id_of, now_ms,
     open_window, parse_time, question_ids, rfc3339, str_field, upcoming_window, wait_for, Student,
     TestApp,

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, assert_keys, id_of, TestApp, STUDENT_PW};
+use crate::support::{assert_error, assert_keys, id_of, TestApp, STUDENT_PW};
 
 both_databases!(
     create_user_returns_201,

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::helpers::{
+use crate::support::{
     id_of, now_ms, open_window, parse_time, rfc3339, spawn_app_with, upcoming_window, Db, TestApp,
 };
 
