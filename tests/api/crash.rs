@@ -17,8 +17,10 @@ const STUDENTS: usize = 400;
 const KILL_AT: usize = STUDENTS / 2;
 
 async fn kill_9_midway_loses_no_acknowledged_submission(db: Db) {
-    // Small batches spread the commits out, so the kill lands while many are in flight.
-    let Some(first) = spawn_binary(db, &["--writer-batch-size", "8"]).await else {
+    // Batches of two spread the commits out (a hundred of them after the kill point), so the
+    // kill lands while many are in flight even when this test's process is slow to read the
+    // answers (with batches of eight, a busy machine once read all 400 before killing).
+    let Some(first) = spawn_binary(db, &["--writer-batch-size", "2"]).await else {
         return;
     };
     let (contest, students) = first.open_contest_with_students(STUDENTS, None).await;
