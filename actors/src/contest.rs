@@ -456,16 +456,3 @@ impl Handler<Retire> for ContestActor {
         true
     }
 }
-
-/// Makes the actor fail (stop), as a crash would: for tests of the restart path.
-#[doc(hidden)]
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Crash;
-
-impl Handler<Crash> for ContestActor {
-    type Result = ();
-    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
-        ctx.stop();
-    }
-}
