@@ -13,6 +13,7 @@ pub mod rules;
 pub mod runtime;
 pub mod supervisor;
 pub mod timer;
+pub mod view;
 pub mod writer;
 
 #[cfg(test)]
@@ -23,10 +24,11 @@ pub use contest::{
     Unsubscribe, Validate,
 };
 pub use handle::{ContestHandle, RuntimeError};
-pub use rules::{Figures, Refusal, StudentView};
+pub use rules::{Figures, Refusal};
 pub use runtime::{Lookups, Runtime};
 pub use supervisor::{RuntimeConfig, SnapshotSource};
 pub use timer::{Frame, Outlet, Push};
+pub use view::{AdminView, StudentView};
 pub use writer::{
     FlushObserver, SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle,
 };

@@ -148,7 +148,7 @@ impl Supervisor {
             .map(|l| l.waiters)
             .unwrap_or_default();
         let answer = match result {
-            Ok(Some(snapshot)) => Ok(Some(self.spawn_actor(snapshot))),
+            Ok(Some(snapshot)) => self.spawn_actor(snapshot).map(Some),
             Ok(None) => Ok(None),
             Err(e) => {
                 tracing::warn!(contest_id = id, error = %e.message, "contest load failed");
@@ -160,7 +160,7 @@ impl Supervisor {
         }
     }
 
-    fn spawn_actor(&mut self, snapshot: Snapshot) -> ContestHandle {
+    fn spawn_actor(&mut self, snapshot: Snapshot) -> Result<ContestHandle, RuntimeError> {
         let contest_id = snapshot.contest.id;
         let course_id = snapshot.contest.course_id;
         let published = Arc::new(Published::default());
@@ -169,7 +169,11 @@ impl Supervisor {
             self.writer.clone(),
             published.clone(),
             self.config.tick,
-        );
+        )
+        .map_err(|e| {
+            tracing::error!(contest_id, error = %e, "contest view could not be serialized");
+            RuntimeError::Unavailable
+        })?;
         let i = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr = ContestActor::start_in_arbiter(&self.arbiters[i].handle(), move |_| actor);
         let handle = ContestHandle::new(
@@ -181,7 +185,7 @@ impl Supervisor {
         );
         self.registry.write().insert(contest_id, handle.clone());
         tracing::info!(contest_id, arbiter = i, "contest warmed");
-        handle
+        Ok(handle)
     }
 
     fn sweep(&mut self, ctx: &mut Context<Self>) {
