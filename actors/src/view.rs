@@ -136,7 +136,8 @@ impl Serialize for Questions<'_> {
 }
 
 /// A time written with exactly three decimals, as the student view's `server_time` always has
-/// been (chrono's serde form, used for the other times, leaves out a zero fraction).
+/// been (chrono's serde form, used for the other times, leaves out a zero fraction). Formatted
+/// here, straight into the document, to spare the `String` of `to_rfc3339_opts` per request.
 struct Millis(DateTime<Utc>);
 
 impl fmt::Display for Millis {
