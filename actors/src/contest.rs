@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::model::{Answer, Contest, ContestStatus, Id, Snapshot, SubmissionRow};
-use crate::rules::{ContestState, Figures, Refusal, StudentView};
+use crate::rules::{ContestState, Figures, Refusal};
 use crate::timer::{frame, FrameKind, Outlet, Subscribers};
+use crate::view::StudentView;
 use crate::writer::{WriteOutcome, WriterHandle};
 
 /// Figures a contest actor publishes for `/health` without being asked.
@@ -65,17 +66,18 @@ pub struct ContestActor {
 }
 
 impl ContestActor {
+    /// The actor of a loaded contest; fails only if its student view cannot be serialized.
     pub fn new(
         snapshot: Snapshot,
         writer: WriterHandle,
         published: Arc<Published>,
         tick: Duration,
-    ) -> Self {
-        let state = ContestState::new(snapshot);
+    ) -> Result<Self, serde_json::Error> {
+        let state = ContestState::new(snapshot)?;
         published.publish(&state);
         published.touch();
         let told_status = state.contest().status(crate::now());
-        ContestActor {
+        Ok(ContestActor {
             state,
             writer,
             published,
@@ -83,7 +85,7 @@ impl ContestActor {
             tick,
             told_status,
             edge_timer: None,
-        }
+        })
     }
 
     /// One `state` frame per tick, serialized once for every subscriber.
@@ -454,18 +456,5 @@ impl Handler<Retire> for ContestActor {
         }
         ctx.stop();
         true
-    }
-}
-
-/// Makes the actor fail (stop), as a crash would: for tests of the restart path.
-#[doc(hidden)]
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Crash;
-
-impl Handler<Crash> for ContestActor {
-    type Result = ();
-    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
-        ctx.stop();
     }
 }

@@ -7,10 +7,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod contest;
+pub mod handle;
 pub mod model;
 pub mod rules;
+pub mod runtime;
 pub mod supervisor;
 pub mod timer;
+pub mod view;
 pub mod writer;
 
 #[cfg(test)]
@@ -20,11 +23,12 @@ pub use contest::{
     Change, GetContest, GetFigures, GetOwnSubmission, GetView, Receipt, Submit, Subscribe,
     Unsubscribe, Validate,
 };
-pub use rules::{Figures, Refusal, StudentView};
-pub use supervisor::{
-    ContestHandle, Lookups, Runtime, RuntimeConfig, RuntimeError, SnapshotSource,
-};
+pub use handle::{ContestHandle, RuntimeError};
+pub use rules::{Figures, Refusal};
+pub use runtime::{Lookups, Runtime};
+pub use supervisor::{RuntimeConfig, SnapshotSource};
 pub use timer::{Frame, Outlet, Push};
+pub use view::{AdminView, StudentView};
 pub use writer::{
     FlushObserver, SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle,
 };

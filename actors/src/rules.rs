@@ -9,6 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::model::{Answer, Contest, ContestStatus, Id, Question, Snapshot, SubmissionRow};
+use crate::view::StudentView;
 
 /// Why a request is refused; the server maps each to its HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,41 +28,8 @@ pub enum Refusal {
     Unavailable(&'static str),
 }
 
-/// The student view of a contest, mostly serialized once: the server adds the fields that
-/// depend on the clock (`status`, `server_time`) and picks the questions (none while upcoming).
-#[derive(Debug, Clone)]
-pub struct StudentView {
-    /// `{"id":…,"course_id":…,"title":…,"start_time":…,"end_time":…,"results":…` (no closing brace).
-    pub head: Arc<str>,
-    /// The questions as a JSON array, without correct options.
-    pub questions: Arc<str>,
-    pub start_time: DateTime<Utc>,
-    pub end_time: DateTime<Utc>,
-}
-
-impl StudentView {
-    /// The whole JSON document for `now`.
-    pub fn render(&self, now: DateTime<Utc>) -> String {
-        let status = ContestStatus::at(self.start_time, self.end_time, now);
-        let questions: &str = match status {
-            ContestStatus::Upcoming => "[]",
-            _ => &self.questions,
-        };
-        let server_time = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut out = String::with_capacity(self.head.len() + questions.len() + 96);
-        out.push_str(&self.head);
-        out.push_str(",\"status\":\"");
-        out.push_str(status.as_str());
-        out.push_str("\",\"server_time\":\"");
-        out.push_str(&server_time);
-        out.push_str("\",\"questions\":");
-        out.push_str(questions);
-        out.push('}');
-        out
-    }
-}
-
-/// A claim granted: the row to write and what to answer once it is committed.
+/// A claim granted: the graded row to write. The student's slot stays taken until the write's
+/// outcome is reported (`committed`, `found_duplicate` or `release`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {
     pub row: SubmissionRow,
@@ -96,7 +64,8 @@ pub struct ContestState {
 }
 
 impl ContestState {
-    pub fn new(snapshot: Snapshot) -> Self {
+    /// The state of a loaded contest; fails only if its student view cannot be serialized.
+    pub fn new(snapshot: Snapshot) -> Result<Self, serde_json::Error> {
         let Snapshot {
             contest,
             questions,
@@ -111,8 +80,8 @@ impl ContestState {
         let max_score = questions.iter().map(|q| q.points).sum();
         let score_sum = submitted.iter().map(|(_, s)| s).sum();
         let scored = submitted.len();
-        let view = student_view(&contest, &questions);
-        ContestState {
+        let view = StudentView::new(&contest, &questions)?;
+        Ok(ContestState {
             contest,
             questions,
             question_index,
@@ -124,7 +93,7 @@ impl ContestState {
             score_sum,
             scored,
             view,
-        }
+        })
     }
 
     pub fn contest(&self) -> &Contest {
@@ -264,7 +233,7 @@ impl ContestState {
 
     /// An admin changed the contest (times, title, active flag).
     pub fn update_contest(&mut self, contest: Contest) {
-        self.view = student_view(&contest, &self.questions);
+        self.view = self.view.with_contest(&contest);
         self.contest = contest;
     }
 
@@ -285,55 +254,6 @@ impl ContestState {
             max_score: self.max_score,
             average_score: (self.scored > 0).then(|| self.score_sum as f64 / self.scored as f64),
         }
-    }
-}
-
-#[derive(Serialize)]
-struct ViewHead<'a> {
-    id: Id,
-    course_id: Id,
-    title: &'a str,
-    start_time: DateTime<Utc>,
-    end_time: DateTime<Utc>,
-    results: crate::model::ResultsPolicy,
-}
-
-#[derive(Serialize)]
-struct StudentQuestion<'a> {
-    id: Id,
-    prompt: &'a str,
-    options: &'a [String],
-    points: i64,
-}
-
-fn student_view(contest: &Contest, questions: &[Question]) -> StudentView {
-    let head = ViewHead {
-        id: contest.id,
-        course_id: contest.course_id,
-        title: &contest.title,
-        start_time: contest.start_time,
-        end_time: contest.end_time,
-        results: contest.results,
-    };
-    let questions: Vec<StudentQuestion> = questions
-        .iter()
-        .map(|q| StudentQuestion {
-            id: q.id,
-            prompt: &q.prompt,
-            options: &q.options,
-            points: q.points,
-        })
-        .collect();
-    // Serializing plain structs of strings and numbers cannot fail.
-    let mut head = serde_json::to_string(&head).unwrap_or_else(|_| "{".into());
-    head.pop(); // the closing brace: `render` adds the clock-dependent fields
-    StudentView {
-        head: head.into(),
-        questions: serde_json::to_string(&questions)
-            .unwrap_or_else(|_| "[]".into())
-            .into(),
-        start_time: contest.start_time,
-        end_time: contest.end_time,
     }
 }
 
@@ -385,7 +305,7 @@ mod tests {
 
     #[test]
     fn grading_sums_points_of_correct_answers() {
-        let state = ContestState::new(snapshot(Utc::now()));
+        let state = ContestState::new(snapshot(Utc::now())).unwrap();
         assert_eq!(state.max_score(), 5);
         assert_eq!(state.grade(&[answer(100, 1), answer(101, 0)]), Ok(5));
         assert_eq!(state.grade(&[answer(100, 1), answer(101, 2)]), Ok(2));
@@ -394,7 +314,7 @@ mod tests {
 
     #[test]
     fn bad_answers_are_named() {
-        let state = ContestState::new(snapshot(Utc::now()));
+        let state = ContestState::new(snapshot(Utc::now())).unwrap();
         let unknown = state.grade(&[answer(100, 0), answer(999, 0)]);
         assert!(
             matches!(unknown, Err(Refusal::BadAnswers(m)) if m.contains("answers[1].question_id"))
@@ -410,7 +330,7 @@ mod tests {
     #[test]
     fn one_claim_per_student_until_released() {
         let now = Utc::now();
-        let mut state = ContestState::new(snapshot(now));
+        let mut state = ContestState::new(snapshot(now)).unwrap();
         let claim = state.claim(1, vec![answer(100, 1)], now).unwrap();
         assert_eq!(
             (claim.row.score, claim.row.max_score, claim.row.student_id),
@@ -448,7 +368,7 @@ mod tests {
     #[test]
     fn duplicate_found_in_the_database_counts_as_submitted() {
         let now = Utc::now();
-        let mut state = ContestState::new(snapshot(now));
+        let mut state = ContestState::new(snapshot(now)).unwrap();
         state.claim(2, vec![], now).unwrap();
         state.found_duplicate(2);
         assert!(state.has_submitted(2));
@@ -460,7 +380,7 @@ mod tests {
     #[test]
     fn window_is_start_inclusive_end_exclusive_and_follows_updates() {
         let now = Utc::now();
-        let mut state = ContestState::new(snapshot(now));
+        let mut state = ContestState::new(snapshot(now)).unwrap();
         let mut contest = state.contest().clone();
         contest.start_time = now + TimeDelta::seconds(1);
         state.update_contest(contest.clone());
@@ -481,7 +401,7 @@ mod tests {
     #[test]
     fn refusal_order_inactive_answers_enrollment_duplicate_window() {
         let now = Utc::now();
-        let mut state = ContestState::new(snapshot(now));
+        let mut state = ContestState::new(snapshot(now)).unwrap();
         let closed = now + TimeDelta::hours(1);
         // a submitted student after the close still hears "already submitted"
         assert_eq!(
@@ -508,7 +428,7 @@ mod tests {
     #[test]
     fn enrollment_changes_apply_at_once() {
         let now = Utc::now();
-        let mut state = ContestState::new(snapshot(now));
+        let mut state = ContestState::new(snapshot(now)).unwrap();
         state.unenroll(1);
         assert_eq!(state.check_access(1), Err(Refusal::NotEnrolled));
         assert_eq!(state.claim(1, vec![], now), Err(Refusal::NotEnrolled));
@@ -520,16 +440,16 @@ mod tests {
     #[test]
     fn student_view_renders_valid_json_without_answers() {
         let now = Utc::now();
-        let state = ContestState::new(snapshot(now));
+        let state = ContestState::new(snapshot(now)).unwrap();
         let view = state.view(Some(1)).unwrap();
-        let doc: serde_json::Value = serde_json::from_str(&view.render(now)).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&view.render(now).unwrap()).unwrap();
         assert_eq!(doc["status"], "open");
         assert_eq!(doc["title"], "Quiz \"one\"");
         assert_eq!(doc["results"], "immediate");
         assert_eq!(doc["questions"].as_array().unwrap().len(), 2);
         assert!(doc["questions"][0].get("correct_option").is_none());
         let early: serde_json::Value =
-            serde_json::from_str(&view.render(now - TimeDelta::hours(1))).unwrap();
+            serde_json::from_slice(&view.render(now - TimeDelta::hours(1)).unwrap()).unwrap();
         assert_eq!(early["status"], "upcoming");
         assert_eq!(early["questions"], serde_json::json!([]));
     }

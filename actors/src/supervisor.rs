@@ -1,11 +1,11 @@
-//! The Supervisor and the `Runtime` handle the server holds.
+//! The Supervisor: the actor that starts, evicts and restarts contest actors.
 //!
 //! The registry (contest id → actor handle) is a `parking_lot` RwLock that handlers read
-//! directly; only the supervisor writes it. A cold contest is loaded once however many requests
-//! ask for it at the same moment (single flight: the supervisor handles one message at a time
-//! and parks the askers until the load ends). Actors are spread over one arbiter per core,
-//! evicted when idle past the TTL or long closed, and restarted from the database when found
-//! dead.
+//! directly (through `Runtime`); only the supervisor writes it. A cold contest is loaded once
+//! however many requests ask for it at the same moment (single flight: the supervisor handles
+//! one message at a time and parks the askers until the load ends). Actors are spread over one
+//! arbiter per core, evicted when idle past the TTL or long closed, and restarted from the
+//! database when found dead.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,9 +18,10 @@ use futures_util::future::BoxFuture;
 use parking_lot::RwLock;
 use tokio::sync::oneshot;
 
-use crate::contest::{Change, ContestActor, Counted, Published, Retire, Ticket};
+use crate::contest::{Change, ContestActor, Published};
+use crate::handle::{ContestHandle, RuntimeError};
 use crate::model::{Id, Snapshot};
-use crate::writer::{writer, SinkError, SubmissionSink, WriterConfig, WriterHandle};
+use crate::writer::{SinkError, WriterHandle};
 
 /// Where contest snapshots come from: the server's store implements it.
 pub trait SnapshotSource: Send + Sync + 'static {
@@ -28,6 +29,7 @@ pub trait SnapshotSource: Send + Sync + 'static {
     fn load(&self, contest_id: Id) -> BoxFuture<'_, Result<Option<Snapshot>, SinkError>>;
 }
 
+/// The runtime's settings, which the supervisor applies.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Messages a contest actor may have queued before senders get `Overloaded`.
@@ -57,229 +59,8 @@ impl Default for RuntimeConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuntimeError {
-    /// No such contest.
-    NotFound,
-    /// The contest's mailbox is full.
-    Overloaded,
-    /// The database could not be read, or the actor died again.
-    Unavailable,
-}
-
-/// A warm contest: its actor and the figures it publishes.
-#[derive(Clone)]
-pub struct ContestHandle {
-    pub contest_id: Id,
-    pub course_id: Id,
-    addr: Addr<ContestActor>,
-    published: Arc<Published>,
-    capacity: usize,
-}
-
-impl ContestHandle {
-    /// Sends a message counted against the mailbox bound.
-    pub async fn send<M>(&self, msg: M) -> Result<M::Result, RuntimeError>
-    where
-        M: Message + Send + 'static,
-        M::Result: Send,
-        ContestActor: Handler<Counted<M>>,
-    {
-        if self.published.depth.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.published.depth.fetch_sub(1, Ordering::AcqRel);
-            return Err(RuntimeError::Overloaded);
-        }
-        let ticket = Ticket(self.published.clone());
-        self.published.touch();
-        self.addr
-            .send(Counted { msg, ticket })
-            .await
-            .map_err(|_| RuntimeError::Unavailable)
-    }
-
-    /// Sends past the bound: for admins' changes, which must arrive whatever the load.
-    pub async fn send_uncounted<M>(&self, msg: M) -> Result<M::Result, RuntimeError>
-    where
-        M: Message + Send + 'static,
-        M::Result: Send,
-        ContestActor: Handler<M>,
-    {
-        self.addr
-            .send(msg)
-            .await
-            .map_err(|_| RuntimeError::Unavailable)
-    }
-
-    pub fn is_alive(&self) -> bool {
-        self.addr.connected()
-    }
-
-    /// Whether both handles reach the same actor (not a restarted one).
-    pub fn same_actor(&self, other: &ContestHandle) -> bool {
-        self.addr == other.addr
-    }
-
-    pub fn published(&self) -> &Published {
-        &self.published
-    }
-}
-
-type Registry = Arc<RwLock<HashMap<Id, ContestHandle>>>;
-type LoadAnswer = Result<Option<ContestHandle>, RuntimeError>;
-
-/// What the server holds: the registry to read, the supervisor to ask, the writer's handle.
-#[derive(Clone)]
-pub struct Runtime {
-    registry: Registry,
-    supervisor: Addr<Supervisor>,
-    writer: WriterHandle,
-    loads: Arc<AtomicU64>,
-    lookups: Arc<Lookups>,
-}
-
-/// How often a handler found its contest warm in the registry (hit) or had to ask the
-/// supervisor for it (miss).
-#[derive(Debug, Default)]
-pub struct Lookups {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-}
-
-impl Lookups {
-    /// (hits, misses) so far.
-    pub fn figures(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
-    }
-}
-
-impl Runtime {
-    /// Starts the writer, the arbiters and the supervisor. Call inside an actix `System`.
-    pub fn start(
-        source: Arc<dyn SnapshotSource>,
-        sink: Arc<dyn SubmissionSink>,
-        writer_config: WriterConfig,
-        config: RuntimeConfig,
-    ) -> Runtime {
-        // The writer gets a thread of its own.
-        let writer_arbiter = Arbiter::new();
-        let (writer, run_writer) = writer(sink, writer_config);
-        writer_arbiter.spawn(run_writer);
-        let registry: Registry = Arc::default();
-        let loads = Arc::new(AtomicU64::new(0));
-        let arbiters = (0..config.arbiters.max(1))
-            .map(|_| Arbiter::new())
-            .collect();
-        let supervisor = Supervisor {
-            source,
-            writer: writer.clone(),
-            registry: registry.clone(),
-            loading: HashMap::new(),
-            arbiters,
-            next_arbiter: AtomicUsize::new(0),
-            loads: loads.clone(),
-            config,
-            _writer_arbiter: writer_arbiter,
-        }
-        .start();
-        Runtime {
-            registry,
-            supervisor,
-            writer,
-            loads,
-            lookups: Arc::default(),
-        }
-    }
-
-    /// The contest's handle, loading the contest if it is cold.
-    pub async fn contest(&self, id: Id) -> LoadAnswer {
-        if let Some(handle) = self.warm(id) {
-            self.lookups.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(handle));
-        }
-        self.lookups.misses.fetch_add(1, Ordering::Relaxed);
-        self.supervisor
-            .send(Warm { id })
-            .await
-            .unwrap_or(Err(RuntimeError::Unavailable))
-    }
-
-    /// Sends `msg` to the contest's actor, loading the contest if needed and restarting the
-    /// actor once if it is found dead.
-    pub async fn ask<M>(&self, id: Id, msg: M) -> Result<M::Result, RuntimeError>
-    where
-        M: Message + Clone + Send + 'static,
-        M::Result: Send,
-        ContestActor: Handler<Counted<M>>,
-    {
-        for _ in 0..2 {
-            let handle = self.contest(id).await?.ok_or(RuntimeError::NotFound)?;
-            match handle.send(msg.clone()).await {
-                Err(RuntimeError::Unavailable) if !handle.is_alive() => continue,
-                other => return other,
-            }
-        }
-        Err(RuntimeError::Unavailable)
-    }
-
-    /// The warm, live handle, without loading.
-    pub fn warm(&self, id: Id) -> Option<ContestHandle> {
-        self.registry
-            .read()
-            .get(&id)
-            .filter(|h| h.is_alive())
-            .cloned()
-    }
-
-    /// Applies an admin's change to the contest if it is warm (or loading), before returning.
-    pub async fn apply(&self, id: Id, change: Change) {
-        let _ = self
-            .supervisor
-            .send(Apply {
-                target: Target::Contest(id),
-                change,
-            })
-            .await;
-    }
-
-    /// Applies an enrollment change to every warm contest of the course.
-    pub async fn apply_to_course(&self, course_id: Id, change: Change) {
-        let _ = self
-            .supervisor
-            .send(Apply {
-                target: Target::Course(course_id),
-                change,
-            })
-            .await;
-    }
-
-    pub fn handles(&self) -> Vec<ContestHandle> {
-        let mut handles: Vec<_> = self.registry.read().values().cloned().collect();
-        handles.sort_by_key(|h| h.contest_id);
-        handles
-    }
-
-    pub fn writer(&self) -> &WriterHandle {
-        &self.writer
-    }
-
-    /// Registry lookups since start.
-    pub fn lookups(&self) -> &Lookups {
-        &self.lookups
-    }
-
-    /// Snapshot loads since start (each is one database read of a contest).
-    pub fn loads(&self) -> u64 {
-        self.loads.load(Ordering::Relaxed)
-    }
-
-    /// Runs an eviction sweep now (tests; the supervisor also runs one every `sweep_every`).
-    pub async fn sweep(&self) {
-        let _ = self.supervisor.send(Sweep).await;
-    }
-}
+pub(crate) type Registry = Arc<RwLock<HashMap<Id, ContestHandle>>>;
+pub(crate) type LoadAnswer = Result<Option<ContestHandle>, RuntimeError>;
 
 pub struct Supervisor {
     source: Arc<dyn SnapshotSource>,
@@ -310,6 +91,33 @@ impl Actor for Supervisor {
 }
 
 impl Supervisor {
+    /// Starts the supervisor with `config.arbiters` arbiters for the contest actors. It keeps
+    /// the writer's arbiter for as long as it runs.
+    pub(crate) fn start(
+        source: Arc<dyn SnapshotSource>,
+        writer: WriterHandle,
+        writer_arbiter: Arbiter,
+        registry: Registry,
+        loads: Arc<AtomicU64>,
+        config: RuntimeConfig,
+    ) -> Addr<Supervisor> {
+        let arbiters = (0..config.arbiters.max(1))
+            .map(|_| Arbiter::new())
+            .collect();
+        Supervisor {
+            source,
+            writer,
+            registry,
+            loading: HashMap::new(),
+            arbiters,
+            next_arbiter: AtomicUsize::new(0),
+            loads,
+            config,
+            _writer_arbiter: writer_arbiter,
+        }
+        .start()
+    }
+
     fn start_load(&mut self, id: Id, ctx: &mut Context<Self>) {
         self.loads.fetch_add(1, Ordering::Relaxed);
         let source = self.source.clone();
@@ -340,7 +148,7 @@ impl Supervisor {
             .map(|l| l.waiters)
             .unwrap_or_default();
         let answer = match result {
-            Ok(Some(snapshot)) => Ok(Some(self.spawn_actor(snapshot))),
+            Ok(Some(snapshot)) => self.spawn_actor(snapshot).map(Some),
             Ok(None) => Ok(None),
             Err(e) => {
                 tracing::warn!(contest_id = id, error = %e.message, "contest load failed");
@@ -352,7 +160,7 @@ impl Supervisor {
         }
     }
 
-    fn spawn_actor(&mut self, snapshot: Snapshot) -> ContestHandle {
+    fn spawn_actor(&mut self, snapshot: Snapshot) -> Result<ContestHandle, RuntimeError> {
         let contest_id = snapshot.contest.id;
         let course_id = snapshot.contest.course_id;
         let published = Arc::new(Published::default());
@@ -361,19 +169,23 @@ impl Supervisor {
             self.writer.clone(),
             published.clone(),
             self.config.tick,
-        );
+        )
+        .map_err(|e| {
+            tracing::error!(contest_id, error = %e, "contest view could not be serialized");
+            RuntimeError::Unavailable
+        })?;
         let i = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr = ContestActor::start_in_arbiter(&self.arbiters[i].handle(), move |_| actor);
-        let handle = ContestHandle {
+        let handle = ContestHandle::new(
             contest_id,
             course_id,
             addr,
             published,
-            capacity: self.config.mailbox_capacity.max(1),
-        };
+            self.config.mailbox_capacity,
+        );
         self.registry.write().insert(contest_id, handle.clone());
         tracing::info!(contest_id, arbiter = i, "contest warmed");
-        handle
+        Ok(handle)
     }
 
     fn sweep(&mut self, ctx: &mut Context<Self>) {
@@ -402,7 +214,7 @@ impl Supervisor {
             .collect();
         for (handle, min_idle_ms) in candidates {
             let registry = self.registry.clone();
-            let retire = handle.addr.send(Retire { min_idle_ms });
+            let retire = handle.retire(min_idle_ms);
             ctx.spawn(
                 async move {
                     // A dead actor cannot answer: drop its entry all the same.
@@ -411,7 +223,7 @@ impl Supervisor {
                         let mut registry = registry.write();
                         if registry
                             .get(&handle.contest_id)
-                            .is_some_and(|h| h.addr == handle.addr)
+                            .is_some_and(|h| h.same_actor(&handle))
                         {
                             registry.remove(&handle.contest_id);
                             tracing::info!(contest_id = handle.contest_id, "contest evicted");
@@ -424,10 +236,11 @@ impl Supervisor {
     }
 }
 
+/// The contest's handle, loading the contest if it is cold (`None`: no such contest).
 #[derive(Message)]
 #[rtype(result = "LoadAnswer")]
-struct Warm {
-    id: Id,
+pub(crate) struct Warm {
+    pub id: Id,
 }
 
 impl Handler<Warm> for Supervisor {
@@ -456,16 +269,17 @@ impl Handler<Warm> for Supervisor {
     }
 }
 
-enum Target {
+pub(crate) enum Target {
     Contest(Id),
     Course(Id),
 }
 
+/// An admin's change, for the warm contests it concerns; a load under way is redone.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Apply {
-    target: Target,
-    change: Change,
+pub(crate) struct Apply {
+    pub target: Target,
+    pub change: Change,
 }
 
 impl Handler<Apply> for Supervisor {
@@ -503,9 +317,10 @@ impl Handler<Apply> for Supervisor {
     }
 }
 
+/// Evicts what is idle or long closed, now.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Sweep;
+pub(crate) struct Sweep;
 
 impl Handler<Sweep> for Supervisor {
     type Result = ();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::model::SubmissionRow;
 
@@ -87,6 +87,38 @@ pub struct WriterStats {
     pub pending: AtomicU64,
 }
 
+/// What the handles and the writer share: the figures, and the signal that no row is pending.
+#[derive(Default)]
+struct Shared {
+    stats: WriterStats,
+    drained: Notify,
+}
+
+impl Shared {
+    fn queue(&self, rows: u64) {
+        self.stats.pending.fetch_add(rows, Ordering::AcqRel);
+    }
+
+    /// `rows` are answered (or were refused): wakes `drained()` when none is left.
+    fn settle(&self, rows: u64) {
+        if self.stats.pending.fetch_sub(rows, Ordering::AcqRel) == rows {
+            self.drained.notify_waiters();
+        }
+    }
+
+    async fn drained(&self) {
+        loop {
+            // A `Notified` gets every `notify_waiters` from its creation on: made before the
+            // count is read, it cannot miss a fall to zero in between.
+            let drained = self.drained.notified();
+            if self.stats.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            drained.await;
+        }
+    }
+}
+
 struct Job {
     row: SubmissionRow,
     reply: oneshot::Sender<WriteOutcome>,
@@ -99,7 +131,7 @@ pub struct QueueFull;
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Job>,
-    stats: Arc<WriterStats>,
+    shared: Arc<Shared>,
 }
 
 impl WriterHandle {
@@ -107,9 +139,9 @@ impl WriterHandle {
     pub fn submit(&self, row: SubmissionRow) -> Result<oneshot::Receiver<WriteOutcome>, QueueFull> {
         let (reply, answer) = oneshot::channel();
         // Counted before the send, so the writer never answers a row not yet counted.
-        self.stats.pending.fetch_add(1, Ordering::AcqRel);
+        self.shared.queue(1);
         if self.tx.try_send(Job { row, reply }).is_err() {
-            self.stats.pending.fetch_sub(1, Ordering::AcqRel);
+            self.shared.settle(1);
             return Err(QueueFull);
         }
         Ok(answer)
@@ -117,9 +149,7 @@ impl WriterHandle {
 
     /// Waits until every row queued so far is written and answered (for shutdown).
     pub async fn drained(&self) {
-        while self.stats.pending.load(Ordering::Acquire) > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.shared.drained().await;
     }
 
     pub fn queue_depth(&self) -> usize {
@@ -127,7 +157,7 @@ impl WriterHandle {
     }
 
     pub fn stats(&self) -> &WriterStats {
-        &self.stats
+        &self.shared.stats
     }
 }
 
@@ -141,13 +171,13 @@ pub fn writer(
     impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let (tx, rx) = mpsc::channel(config.queue_bound.max(1));
-    let stats = Arc::new(WriterStats::default());
+    let shared = Arc::new(Shared::default());
     let writer = Writer {
         sink,
         config,
-        stats: stats.clone(),
+        shared: shared.clone(),
     };
-    (WriterHandle { tx, stats }, writer.run(rx))
+    (WriterHandle { tx, shared }, writer.run(rx))
 }
 
 /// Starts the writer on the current runtime.
@@ -160,7 +190,7 @@ pub fn start_writer(sink: Arc<dyn SubmissionSink>, config: WriterConfig) -> Writ
 struct Writer {
     sink: Arc<dyn SubmissionSink>,
     config: WriterConfig,
-    stats: Arc<WriterStats>,
+    shared: Arc<Shared>,
 }
 
 impl Writer {
@@ -191,7 +221,7 @@ impl Writer {
         let rows: Vec<SubmissionRow> = batch.iter().map(|j| j.row.clone()).collect();
         let started = Instant::now();
         let outcome = self.insert_with_retry(&rows).await;
-        let stats = &self.stats;
+        let stats = &self.shared.stats;
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats
             .last_batch_size
@@ -229,7 +259,7 @@ impl Writer {
                 }
             }
         }
-        stats.pending.fetch_sub(rows.len() as u64, Ordering::AcqRel);
+        self.shared.settle(rows.len() as u64);
     }
 
     async fn insert_with_retry(&self, rows: &[SubmissionRow]) -> Result<Vec<bool>, SinkError> {
@@ -260,13 +290,15 @@ mod tests {
     use super::*;
     use crate::model::Id;
 
-    /// An in-memory table with the unique key, and a switch to fail the next N batches.
+    /// An in-memory table with the unique key, a switch to fail the next N batches, and a gate
+    /// that holds every batch while a test holds it shut (write-locked).
     #[derive(Default)]
     struct MemorySink {
         keys: Mutex<HashSet<(Id, Id)>>,
         batches: Mutex<Vec<usize>>,
         fail_next: AtomicU32,
         transient: bool,
+        gate: tokio::sync::RwLock<()>,
     }
 
     impl SubmissionSink for MemorySink {
@@ -275,6 +307,7 @@ mod tests {
             rows: &'a [SubmissionRow],
         ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
             Box::pin(async move {
+                let _open = self.gate.read().await;
                 if self.fail_next.load(Ordering::SeqCst) > 0 {
                     self.fail_next.fetch_sub(1, Ordering::SeqCst);
                     return Err(SinkError {
@@ -329,11 +362,25 @@ mod tests {
                 ..config()
             },
         );
+        let shut = sink.gate.write().await;
         // The waiters go away at once (their clients left): the rows must still be written.
         for s in 0..300 {
             drop(writer.submit(row(s)).unwrap());
         }
-        writer.drained().await;
+        let drained = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.drained().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !drained.is_finished(),
+            "drained() returned with rows unwritten"
+        );
+        drop(shut);
+        tokio::time::timeout(Duration::from_secs(5), drained)
+            .await
+            .expect("drained() was not woken when the last row was answered")
+            .unwrap();
         assert_eq!(sink.keys.lock().len(), 300);
         assert_eq!(writer.stats().pending.load(Ordering::SeqCst), 0);
         assert_eq!(observed.load(Ordering::SeqCst), 300);

@@ -7,11 +7,9 @@ use super::Json;
 use super::{parse_body, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
-use crate::model::{
-    self, ContestPatch, ContestStatus, ContestWithQuestions, Id, NewContest, ResultsPolicy, Role,
-};
+use crate::model::{self, ContestPatch, ContestStatus, ContestWithQuestions, Id, NewContest};
 use crate::store::Store;
-use contestd_actors::{Change, GetView, Runtime};
+use contestd_actors::{AdminView, Change, GetView, Runtime};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -26,64 +24,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A contest as admins see it (with `is_active` and the correct options), or as students see
-/// it (no correct options; no questions while upcoming).
-#[derive(Serialize)]
-pub struct ContestView<'a> {
-    id: Id,
-    course_id: Id,
-    title: &'a str,
-    start_time: DateTime<Utc>,
-    end_time: DateTime<Utc>,
-    status: ContestStatus,
-    server_time: DateTime<Utc>,
-    results: ResultsPolicy,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_active: Option<bool>,
-    questions: Vec<QuestionView<'a>>,
-}
-
-#[derive(Serialize)]
-struct QuestionView<'a> {
-    id: Id,
-    prompt: &'a str,
-    options: &'a [String],
-    points: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    correct_option: Option<i32>,
-}
-
-impl<'a> ContestView<'a> {
-    pub fn new(full: &'a ContestWithQuestions, role: Role, now: DateTime<Utc>) -> Self {
-        let c = &full.contest;
-        let status = c.status(now);
-        let admin = role == Role::Admin;
-        let show_questions = admin || status != ContestStatus::Upcoming;
-        let questions = full
-            .questions
-            .iter()
-            .filter(|_| show_questions)
-            .map(|q| QuestionView {
-                id: q.id,
-                prompt: &q.prompt,
-                options: &q.options,
-                points: q.points,
-                correct_option: admin.then_some(q.correct_option),
-            })
-            .collect();
-        ContestView {
-            id: c.id,
-            course_id: c.course_id,
-            title: &c.title,
-            start_time: c.start_time,
-            end_time: c.end_time,
-            status,
-            server_time: now,
-            results: c.results,
-            is_active: admin.then_some(c.is_active),
-            questions,
-        }
-    }
+/// A contest read from the store, as admins see it.
+fn admin_view(full: &ContestWithQuestions, now: DateTime<Utc>) -> AdminView<'_> {
+    AdminView::new(&full.contest, &full.questions, now)
 }
 
 async fn create(
@@ -94,7 +37,7 @@ async fn create(
     let new = body.into_inner().validate().map_err(ApiError::BadRequest)?;
     let now = model::now();
     let contest = store.insert_contest(&new, now).await?;
-    Ok(HttpResponse::Created().json(ContestView::new(&contest, Role::Admin, now)))
+    Ok(HttpResponse::Created().json(admin_view(&contest, now)))
 }
 
 async fn patch(
@@ -115,11 +58,11 @@ async fn patch(
     runtime
         .apply(id, Change::Contest(contest.contest.clone()))
         .await;
-    Ok(HttpResponse::Ok().json(ContestView::new(&contest, Role::Admin, model::now())))
+    Ok(HttpResponse::Ok().json(admin_view(&contest, model::now())))
 }
 
-/// Admins get the admin view from the database; students get the warm actor's pre-serialized
-/// student view.
+/// Admins get the admin view from the database; students get the warm actor's student view,
+/// serialized in advance but for the clock.
 async fn get(
     caller: Caller,
     store: web::Data<Store>,
@@ -132,7 +75,7 @@ async fn get(
             .contest(id)
             .await?
             .ok_or_else(|| ApiError::not_found("contest"))?;
-        return Ok(HttpResponse::Ok().json(ContestView::new(&contest, Role::Admin, model::now())));
+        return Ok(HttpResponse::Ok().json(admin_view(&contest, model::now())));
     }
     let view = runtime
         .ask(
@@ -142,9 +85,12 @@ async fn get(
             },
         )
         .await??;
+    let body = view
+        .render(model::now())
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(view.render(model::now())))
+        .body(body))
 }
 
 #[derive(Serialize)]

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::{parse_id_list, parse_query, Json};
 use crate::auth::Admin;
@@ -30,11 +30,21 @@ struct WarmRequest {
 #[derive(Serialize)]
 struct Warmed {
     contest_id: Id,
-    warmed: bool,
+    warmed: True,
     enrolled: usize,
     submitted: usize,
     questions: usize,
     load_ms: u64,
+}
+
+/// `true`, always: a warm-up that fails answers an error instead, so the API's
+/// `"warmed": true` has no other value.
+struct True;
+
+impl Serialize for True {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bool(true)
+    }
 }
 
 /// Loads the contest into its actor (idempotent: a warm contest answers at once).
@@ -48,7 +58,7 @@ async fn warm_cache(
     let (_, figures) = runtime.ask(id, GetFigures).await??;
     Ok(HttpResponse::Ok().json(Warmed {
         contest_id: id,
-        warmed: true,
+        warmed: True,
         enrolled: figures.enrolled,
         submitted: figures.submitted,
         questions: figures.questions,

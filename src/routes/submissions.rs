@@ -378,8 +378,7 @@ async fn leaderboard(
             "limit must be 1 to {MAX_PAGE}"
         )));
     }
-    let status = ContestStatus::at(view.start_time, view.end_time, model::now());
-    if student.is_some() && status != ContestStatus::Closed {
+    if student.is_some() && view.status(model::now()) != ContestStatus::Closed {
         return Err(ApiError::Forbidden(
             "the leaderboard opens to students when the contest closes".into(),
         ));

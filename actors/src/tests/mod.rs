@@ -6,16 +6,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::prelude::*;
 use chrono::{TimeDelta, Utc};
 use futures_util::future::{join_all, BoxFuture};
 use parking_lot::Mutex;
 
-use crate::contest::Crash;
+use crate::contest::ContestActor;
 use crate::model::{Contest, Id, Question, ResultsPolicy, Snapshot, SubmissionRow};
 use crate::{
     Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource, SubmissionSink,
     Submit, WriterConfig,
 };
+
+/// Makes the actor fail (stop), as a crash would: for the restart path.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Crash;
+
+impl Handler<Crash> for ContestActor {
+    type Result = ();
+    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
 
 /// One contest (id 1, students 1..=1000 enrolled) and a submissions table with its unique key.
 #[derive(Default)]
