@@ -7,8 +7,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod contest;
+pub mod grading;
 pub mod handle;
 pub mod model;
+pub mod order;
 pub mod rules;
 pub mod runtime;
 pub mod supervisor;
