@@ -237,6 +237,9 @@ pub fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
 /// The current time, to the millisecond.
 pub use contestd_actors::now;
 
+/// A score in hundredths of a point (as stored); whole scores serialize as integers.
+pub use contestd_actors::Score;
+
 #[cfg(test)]
 mod tests {
     use super::*;

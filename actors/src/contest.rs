@@ -11,6 +11,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::grading::Score;
 use crate::model::{Answer, Contest, ContestStatus, Id, Snapshot, SubmissionRow};
 use crate::rules::{ContestState, Figures, Refusal};
 use crate::timer::{frame, FrameKind, Outlet, Subscribers};
@@ -267,7 +268,7 @@ pub struct Receipt {
     pub student_id: Id,
     pub submitted_at: DateTime<Utc>,
     /// Present when the contest shows results immediately.
-    pub score: Option<(i64, i64)>,
+    pub score: Option<(Score, Score)>,
 }
 
 #[derive(Message, Clone)]

@@ -3,8 +3,8 @@
 //! `points × k / n` with `n` ≤ 10 correct options, a whole number of 2520ths (the least common
 //! multiple of 1..=10). A total is rounded once, to hundredths, half away from zero.
 //!
-//! Not wired into the contest's rules yet (issue 13 lands in steps); the rules will call
-//! `earned` per answered question and `Total::cents` for the score.
+//! Scores are stored and passed around as `Score`, in hundredths. The four types' `earned` is not
+//! wired into the contest's rules yet (issue 13 lands in steps).
 
 use serde::{Serialize, Serializer};
 use unicode_normalization::UnicodeNormalization;
@@ -123,17 +123,50 @@ impl Total {
     }
 }
 
-/// A score in hundredths, serialized as the API wants: a whole number as an integer (`4`, never
-/// `4.0`), else a number with its decimals (`3.33`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A score in hundredths of a point (as stored), serialized as the API wants: a whole number as
+/// an integer (`4`, never `4.0`), else a number with its decimals (`3.33`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Score(pub i64);
+
+impl Score {
+    pub fn from_points(points: i64) -> Self {
+        Score(points * 100)
+    }
+
+    /// Hundredths of a point.
+    pub fn cents(self) -> i64 {
+        self.0
+    }
+
+    pub fn as_points(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+}
+
+/// As stored: hundredths of a point.
+impl From<i64> for Score {
+    fn from(cents: i64) -> Self {
+        Score(cents)
+    }
+}
+
+/// As the CSV export writes it: `4`, `3.33`, `2.5`.
+impl std::fmt::Display for Score {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 % 100 == 0 {
+            write!(f, "{}", self.0 / 100)
+        } else {
+            write!(f, "{}", self.as_points())
+        }
+    }
+}
 
 impl Serialize for Score {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if self.0 % 100 == 0 {
             serializer.serialize_i64(self.0 / 100)
         } else {
-            serializer.serialize_f64(self.0 as f64 / 100.0)
+            serializer.serialize_f64(self.as_points())
         }
     }
 }
@@ -269,5 +302,8 @@ mod tests {
         assert_eq!(json(0), "0");
         assert_eq!(json(333), "3.33");
         assert_eq!(json(250), "2.5");
+        assert_eq!(Score(333).to_string(), "3.33");
+        assert_eq!(Score(400).to_string(), "4");
+        assert_eq!(Score::from_points(7), Score(700));
     }
 }

@@ -25,6 +25,7 @@ pub use contest::{
     Change, GetContest, GetFigures, GetOwnSubmission, GetView, Receipt, Submit, Subscribe,
     Unsubscribe, Validate,
 };
+pub use grading::Score;
 pub use handle::{ContestHandle, RuntimeError};
 pub use rules::{Figures, Refusal};
 pub use runtime::{Lookups, Runtime};

@@ -1,5 +1,6 @@
 //! The domain types the runtime and the server share.
 
+use crate::grading::Score;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -110,8 +111,8 @@ pub struct SubmissionRow {
     pub student_id: Id,
     pub submitted_at: DateTime<Utc>,
     pub answers: Vec<Answer>,
-    pub score: i64,
-    pub max_score: i64,
+    pub score: Score,
+    pub max_score: Score,
 }
 
 /// Everything a contest actor needs, read from the database in one go.
@@ -122,5 +123,5 @@ pub struct Snapshot {
     /// Students actively enrolled in the contest's course.
     pub enrolled: Vec<Id>,
     /// Students with a committed submission, and their scores.
-    pub submitted: Vec<(Id, i64)>,
+    pub submitted: Vec<(Id, Score)>,
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::grading::Score;
 use crate::model::{Answer, Contest, ContestStatus, Id, Question, Snapshot, SubmissionRow};
 use crate::view::StudentView;
 
@@ -42,8 +43,8 @@ pub struct Figures {
     pub submitted: usize,
     pub pending: usize,
     pub questions: usize,
-    pub max_score: i64,
-    /// Mean score of the committed submissions whose score this runtime knows.
+    pub max_score: Score,
+    /// Mean score (in points) of the committed submissions whose score this runtime knows.
     pub average_score: Option<f64>,
 }
 
@@ -51,13 +52,14 @@ pub struct ContestState {
     contest: Contest,
     questions: Vec<Question>,
     question_index: HashMap<Id, usize>,
-    max_score: i64,
+    max_score: Score,
     enrolled: HashSet<Id>,
     submitted: HashSet<Id>,
     /// The rows committed through this state, so a student reading their submission back right
     /// after submitting needs no database read (older ones are read from the database).
     committed_rows: HashMap<Id, Arc<SubmissionRow>>,
     pending: HashSet<Id>,
+    /// Hundredths of a point, summed over the committed scores this state knows.
     score_sum: i64,
     scored: usize,
     view: StudentView,
@@ -77,8 +79,8 @@ impl ContestState {
             .enumerate()
             .map(|(i, q)| (q.id, i))
             .collect();
-        let max_score = questions.iter().map(|q| q.points).sum();
-        let score_sum = submitted.iter().map(|(_, s)| s).sum();
+        let max_score = Score::from_points(questions.iter().map(|q| q.points).sum());
+        let score_sum = submitted.iter().map(|(_, s)| s.cents()).sum();
         let scored = submitted.len();
         let view = StudentView::new(&contest, &questions)?;
         Ok(ContestState {
@@ -100,7 +102,7 @@ impl ContestState {
         &self.contest
     }
 
-    pub fn max_score(&self) -> i64 {
+    pub fn max_score(&self) -> Score {
         self.max_score
     }
 
@@ -162,7 +164,7 @@ impl ContestState {
     }
 
     /// The score of `answers`, or why they do not fit this contest.
-    pub fn grade(&self, answers: &[Answer]) -> Result<i64, Refusal> {
+    pub fn grade(&self, answers: &[Answer]) -> Result<Score, Refusal> {
         let mut seen = HashSet::with_capacity(answers.len());
         let mut score = 0;
         for (i, answer) in answers.iter().enumerate() {
@@ -189,7 +191,7 @@ impl ContestState {
                 score += question.points;
             }
         }
-        Ok(score)
+        Ok(Score::from_points(score))
     }
 
     /// The claimed row is committed.
@@ -197,7 +199,7 @@ impl ContestState {
         let student = row.student_id;
         self.pending.remove(&student);
         if self.submitted.insert(student) {
-            self.score_sum += row.score;
+            self.score_sum += row.score.cents();
             self.scored += 1;
         }
         self.committed_rows.insert(student, row);
@@ -252,7 +254,8 @@ impl ContestState {
             pending: self.pending.len(),
             questions: self.questions.len(),
             max_score: self.max_score,
-            average_score: (self.scored > 0).then(|| self.score_sum as f64 / self.scored as f64),
+            average_score: (self.scored > 0)
+                .then(|| self.score_sum as f64 / self.scored as f64 / 100.0),
         }
     }
 }
@@ -292,7 +295,7 @@ mod tests {
                 },
             ],
             enrolled: vec![1, 2, 3],
-            submitted: vec![(3, 5)],
+            submitted: vec![(3, Score::from_points(5))],
         }
     }
 
@@ -306,10 +309,20 @@ mod tests {
     #[test]
     fn grading_sums_points_of_correct_answers() {
         let state = ContestState::new(snapshot(Utc::now())).unwrap();
-        assert_eq!(state.max_score(), 5);
-        assert_eq!(state.grade(&[answer(100, 1), answer(101, 0)]), Ok(5));
-        assert_eq!(state.grade(&[answer(100, 1), answer(101, 2)]), Ok(2));
-        assert_eq!(state.grade(&[]), Ok(0), "questions may be left out");
+        assert_eq!(state.max_score(), Score::from_points(5));
+        assert_eq!(
+            state.grade(&[answer(100, 1), answer(101, 0)]),
+            Ok(Score::from_points(5))
+        );
+        assert_eq!(
+            state.grade(&[answer(100, 1), answer(101, 2)]),
+            Ok(Score::from_points(2))
+        );
+        assert_eq!(
+            state.grade(&[]),
+            Ok(Score::from_points(0)),
+            "questions may be left out"
+        );
     }
 
     #[test]
@@ -334,7 +347,7 @@ mod tests {
         let claim = state.claim(1, vec![answer(100, 1)], now).unwrap();
         assert_eq!(
             (claim.row.score, claim.row.max_score, claim.row.student_id),
-            (2, 5, 1)
+            (Score::from_points(2), Score::from_points(5), 1)
         );
         assert_eq!(
             state.claim(1, vec![], now),

@@ -332,8 +332,8 @@ mod tests {
             student_id: student,
             submitted_at: chrono::Utc::now(),
             answers: vec![],
-            score: 0,
-            max_score: 0,
+            score: crate::Score(0),
+            max_score: crate::Score(0),
         }
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::{parse_id_list, parse_query, Json};
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::model::{self, ContestStatus, Id};
+use crate::model::{self, ContestStatus, Id, Score};
 use crate::store::Store;
 use contestd_actors::{GetFigures, Runtime, RuntimeError, Validate};
 
@@ -133,7 +133,7 @@ struct Stats {
     enrolled: usize,
     submitted: usize,
     average_score: Option<f64>,
-    max_score: i64,
+    max_score: Score,
 }
 
 async fn bulk_stats(

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{parse_body, parse_id_list, parse_query, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
-use crate::model::{self, Answer, Contest, ContestStatus, Id};
+use crate::model::{self, Answer, Contest, ContestStatus, Id, Score};
 use crate::store::{NamedSubmission, Store, StoreError, Submission};
 use contestd_actors::{GetContest, GetOwnSubmission, GetView, Runtime, Submit};
 
@@ -47,9 +47,9 @@ struct SubmitResponse {
     student_id: Id,
     submitted_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    score: Option<i64>,
+    score: Option<Score>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    max_score: Option<i64>,
+    max_score: Option<Score>,
 }
 
 /// The contest actor checks, claims and grades; the answer comes once the row is committed.
@@ -103,8 +103,8 @@ struct OwnSubmission {
     student_id: Id,
     submitted_at: DateTime<Utc>,
     answers: Vec<Answer>,
-    score: Option<i64>,
-    max_score: Option<i64>,
+    score: Option<Score>,
+    max_score: Option<Score>,
 }
 
 impl OwnSubmission {
@@ -356,7 +356,7 @@ struct LeaderboardEntry {
     rank: usize,
     student_id: Id,
     username: String,
-    score: i64,
+    score: Score,
     submitted_at: DateTime<Utc>,
 }
 

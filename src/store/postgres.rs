@@ -70,8 +70,8 @@ pub(super) async fn insert_submissions(
         .bind(column(|r| r.student_id))
         .bind(rows.iter().map(|r| r.submitted_at).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| Json(&r.answers)).collect::<Vec<_>>())
-        .bind(column(|r| r.score))
-        .bind(column(|r| r.max_score))
+        .bind(column(|r| r.score.cents()))
+        .bind(column(|r| r.max_score.cents()))
         .fetch_all(pool)
         .await?;
     Ok(ids.into_iter().collect())

@@ -5,7 +5,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::model::{
-    Answer, Contest, Course, Id, Question, ResultsPolicy, Role, SubmissionRow, User,
+    Answer, Contest, Course, Id, Question, ResultsPolicy, Role, Score, SubmissionRow, User,
 };
 
 /// A user as stored, without the password hash. (`UserRow` is the other way: a user to insert.)
@@ -120,8 +120,11 @@ pub struct Submission {
     pub submitted_at: DateTime<Utc>,
     #[sqlx(json)]
     pub answers: Vec<Answer>,
-    pub score: i64,
-    pub max_score: i64,
+    /// Stored in hundredths of a point.
+    #[sqlx(try_from = "i64")]
+    pub score: Score,
+    #[sqlx(try_from = "i64")]
+    pub max_score: Score,
 }
 
 impl From<&SubmissionRow> for Submission {
@@ -151,6 +154,7 @@ pub struct NamedSubmission {
 pub struct LeaderboardRow {
     pub student_id: Id,
     pub username: String,
-    pub score: i64,
+    #[sqlx(try_from = "i64")]
+    pub score: Score,
     pub submitted_at: DateTime<Utc>,
 }

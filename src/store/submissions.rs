@@ -8,7 +8,7 @@ use sqlx::QueryBuilder;
 
 use super::rows::{ContestRow, LeaderboardRow, NamedSubmission, Submission, CONTEST_COLUMNS};
 use super::{on_pool, postgres, Result, Store, StoreError, CHUNK};
-use crate::model::{Contest, Id, Snapshot, SubmissionRow};
+use crate::model::{Contest, Id, Score, Snapshot, SubmissionRow};
 
 impl Store {
     /// Everything a contest actor needs: the contest, its questions, the students actively
@@ -25,6 +25,11 @@ impl Store {
             let submitted = sqlx::query_as(submitted_sql).bind(contest_id).fetch_all(pool).await?;
             (enrolled, submitted)
         });
+        // Stored in hundredths of a point.
+        let submitted = submitted
+            .into_iter()
+            .map(|(id, cents)| (id, Score(cents)))
+            .collect();
         Ok(Some(Snapshot {
             contest: full.contest,
             questions: full.questions,
@@ -52,8 +57,8 @@ impl Store {
                             .push_bind(s.student_id)
                             .push_bind(s.submitted_at)
                             .push_bind(sqlx::types::Json(&s.answers))
-                            .push_bind(s.score)
-                            .push_bind(s.max_score);
+                            .push_bind(s.score.cents())
+                            .push_bind(s.max_score.cents());
                     });
                     q.push(" ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id");
                     let ids: Vec<uuid::Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;

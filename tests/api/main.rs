@@ -15,6 +15,7 @@ mod fuzz;
 mod health;
 mod hostile;
 mod metrics;
+mod migrations;
 mod observability;
 mod operations;
 mod proxy;

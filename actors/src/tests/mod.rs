@@ -33,7 +33,7 @@ impl Handler<Crash> for ContestActor {
 /// One contest (id 1, students 1..=1000 enrolled) and a submissions table with its unique key.
 #[derive(Default)]
 struct MemoryDb {
-    submissions: Mutex<HashMap<(Id, Id), i64>>,
+    submissions: Mutex<HashMap<(Id, Id), crate::Score>>,
     down: AtomicBool,
 }
 
