@@ -6,7 +6,6 @@ pub mod password;
 pub mod token;
 
 use std::future::{ready, Ready};
-use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -284,8 +283,7 @@ pub async fn resolve_caller(
             let refused = ApiError::Unexpected("authentication is not configured".into());
             return Ok(req.error_response(refused).map_into_right_body());
         };
-        let address = quotas.client_address(req.request());
-        let resolved = match resolve(auth, quotas, address, &token).await {
+        let resolved = match resolve(auth, quotas, req.request(), &token).await {
             Ok(caller) => Resolved::Caller(caller),
             Err(ApiError::Unauthorized(_)) => Resolved::Refused,
             Err(refused) => return Ok(req.error_response(refused).map_into_right_body()),
@@ -298,15 +296,18 @@ pub async fn resolve_caller(
 }
 
 /// The caller holding `token`, within the user's quota; a bad token is 401 while its address
-/// is within its bad-token quota, 429 past it.
+/// is within its bad-token quota, 429 past it. The client's address is only worked out when a
+/// token is not cached or fails: a cached token, the hot path, needs none.
 async fn resolve(
     auth: &Auth,
     quotas: &Quotas,
-    address: Option<IpAddr>,
+    req: &HttpRequest,
     token: &str,
 ) -> Result<Caller, ApiError> {
     match auth
-        .authenticate(token, || quotas.check_unverified(address))
+        .authenticate(token, || {
+            quotas.check_unverified(quotas.client_address(req))
+        })
         .await
     {
         Ok(caller) => {
@@ -314,7 +315,7 @@ async fn resolve(
             Ok(caller)
         }
         Err(unauthorized @ ApiError::Unauthorized(_)) => {
-            quotas.count_bad_token(address)?;
+            quotas.count_bad_token(quotas.client_address(req))?;
             Err(unauthorized)
         }
         Err(other) => Err(other),
