@@ -16,7 +16,7 @@ use futures::future::join_all;
 use hdrhistogram::Histogram;
 
 use contestd::config::DbArgs;
-use contestd::model::{self, NewContest, NewQuestion, ResultsPolicy, Role};
+use contestd::model::{self, NewContest, Role};
 use contestd::store::{Store, UserRow};
 use contestd_actors::{Runtime, RuntimeConfig, Submit, WriterConfig};
 
@@ -67,23 +67,18 @@ async fn fixture(url: &str) -> Fixture {
 
 async fn new_contest(f: &Fixture) -> i64 {
     let now = model::now();
-    let contest = NewContest {
-        course_id: f.course_id,
-        title: "bench".into(),
-        start_time: now - TimeDelta::minutes(1),
-        end_time: now + TimeDelta::hours(1),
-        results: ResultsPolicy::Immediate,
-        questions: (0..10)
-            .map(|i| NewQuestion {
-                prompt: format!("q{i}"),
-                options: vec!["a".into(), "b".into()],
-                correct_option: 1,
-                points: 1,
-            })
-            .collect(),
-    }
-    .validate()
+    let contest: NewContest = serde_json::from_value(serde_json::json!({
+        "course_id": f.course_id,
+        "title": "bench",
+        "start_time": now - TimeDelta::minutes(1),
+        "end_time": now + TimeDelta::hours(1),
+        "results": "immediate",
+        "questions": (0..10)
+            .map(|i| serde_json::json!({"prompt": format!("q{i}"), "options": ["a", "b"], "correct_option": 1}))
+            .collect::<Vec<_>>(),
+    }))
     .unwrap();
+    let contest = contest.validate().unwrap();
     f.store
         .insert_contest(&contest, now)
         .await

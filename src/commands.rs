@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 
 use crate::auth::{ensure_admin, password::Passwords};
 use crate::config::{DbArgs, DemoArgs, ServeArgs};
-use crate::model::{self, NewContest, NewCourse, NewQuestion, ResultsPolicy, Role};
+use crate::model::{self, NewContest, NewCourse, Role};
 use crate::startup::Application;
 use crate::store::{Store, UserRow};
 use crate::telemetry;
@@ -118,27 +118,31 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             .context("enrolling the demo students")?;
     }
 
-    let contest = NewContest {
-        course_id: course.id,
-        title: "Demo contest".into(),
-        start_time: now,
-        end_time: now + TimeDelta::hours(1),
-        results: ResultsPolicy::Immediate,
-        questions: (1..=10)
-            .map(|i| NewQuestion {
-                prompt: format!("What is {i} + {i}?"),
-                options: vec![
-                    (2 * i - 1).to_string(),
-                    (2 * i).to_string(),
-                    (2 * i + 1).to_string(),
-                ],
-                correct_option: 1,
-                points: 1,
-            })
-            .collect(),
-    }
-    .validate()
-    .map_err(anyhow::Error::msg)?;
+    // One question of each type, then plain arithmetic: ten in all.
+    let mut questions = vec![
+        serde_json::json!({"type": "multiple", "prompt": "Which of these are prime?",
+            "options": ["2", "3", "4", "5"], "correct_options": [0, 1, 3], "scoring": "partial",
+            "points": 3}),
+        serde_json::json!({"type": "text", "prompt": "Which city is the capital of Germany?",
+            "accepted": ["Berlin"]}),
+        serde_json::json!({"type": "numeric", "prompt": "g at sea level, in m/s², to one decimal?",
+            "answer": {"value": 9.8, "tolerance": 0.05}}),
+    ];
+    questions.extend((1..=7).map(|i| {
+        serde_json::json!({"prompt": format!("What is {i} + {i}?"),
+            "options": [(2 * i - 1).to_string(), (2 * i).to_string(), (2 * i + 1).to_string()],
+            "correct_option": 1})
+    }));
+    let contest: NewContest = serde_json::from_value(serde_json::json!({
+        "course_id": course.id,
+        "title": "Demo contest",
+        "start_time": now,
+        "end_time": now + TimeDelta::hours(1),
+        "results": "immediate",
+        "questions": questions,
+    }))
+    .context("the demo contest")?;
+    let contest = contest.validate().map_err(anyhow::Error::msg)?;
     let contest = store
         .insert_contest(&contest, now)
         .await
@@ -151,7 +155,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         None => "admin / (the password set when the admin was created)".into(),
     };
     let first = names.first().map_or("student0001", String::as_str);
-    let q0 = contest.questions.first().map_or(0, |q| q.id);
+    let q = |i: usize| contest.questions.get(i).map_or(0, |q| q.id);
     println!(
         "Demo ready: course {course_id} ({code}), {n} students ({reused} already existed), \
          contest {contest_id} open until {end}.\n\
@@ -162,7 +166,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
          \n  curl -s {base}/api/contests -H \"authorization: Bearer $TOKEN\"\
          \n  curl -s {base}/api/contests/{contest_id} -H \"authorization: Bearer $TOKEN\"\
          \n  curl -s {base}/api/contests/{contest_id}/submissions -H \"authorization: Bearer $TOKEN\" \\\n\
-         \x20     -H 'content-type: application/json' -d '{{\"answers\":[{{\"question_id\":{q0},\"option\":1}}]}}'",
+         \x20     -H 'content-type: application/json' -d '{{\"answers\":[{{\"question_id\":{q0},\"options\":[0,1]}},{{\"question_id\":{q1},\"text\":\" berlin \"}}]}}'",
         course_id = course.id,
         code = course.code,
         n = ids.len(),
@@ -170,6 +174,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         end = contest.contest.end_time,
         last = names.last().map_or("-", String::as_str),
         pw = args.student_password,
+        q0 = q(0),
+        q1 = q(1),
     );
     Ok(())
 }

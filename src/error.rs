@@ -33,6 +33,8 @@ pub enum ApiError {
     ContestNotOpen(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("the contest has opened: its questions and shuffling can no longer change")]
+    ContestStarted,
     #[error("the request body did not arrive in time")]
     RequestTimeout,
     #[error("too many requests; retry in {retry_after_s} s")]
@@ -57,6 +59,7 @@ impl ApiError {
             ApiError::AlreadySubmitted => "already_submitted",
             ApiError::ContestNotOpen(_) => "contest_not_open",
             ApiError::Conflict(_) => "conflict",
+            ApiError::ContestStarted => "contest_started",
             ApiError::RequestTimeout => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable { .. } => "unavailable",
@@ -91,9 +94,10 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::NotEnrolled => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::AlreadySubmitted | ApiError::ContestNotOpen(_) | ApiError::Conflict(_) => {
-                StatusCode::CONFLICT
-            }
+            ApiError::AlreadySubmitted
+            | ApiError::ContestNotOpen(_)
+            | ApiError::Conflict(_)
+            | ApiError::ContestStarted => StatusCode::CONFLICT,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -133,6 +137,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => ApiError::Conflict(what),
             StoreError::NotFound(what) => ApiError::not_found(&what),
             StoreError::Invalid(why) => ApiError::BadRequest(why),
+            StoreError::Started => ApiError::ContestStarted,
             StoreError::Other(e) => ApiError::Unexpected(e.into()),
         }
     }

@@ -3,9 +3,11 @@
 use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use contestd_actors::grading::{Key, Scoring};
 pub use contestd_actors::model::{
-    Answer, Contest, ContestStatus, Id, Question, ResultsPolicy, Snapshot, SubmissionRow,
+    Answer, Contest, ContestStatus, Id, Question, ResultsPolicy, Shuffle, Snapshot, SubmissionRow,
 };
+pub use contestd_actors::question::{KeyFields, NumericAnswer, QuestionType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -113,18 +115,114 @@ pub struct ContestWithQuestions {
     pub questions: Vec<Question>,
 }
 
+/// A question as an admin writes it (creating a contest, or replacing its questions): the
+/// type, the prompt, and the fields of its type (API.md, "Question types").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewQuestion {
+    #[serde(rename = "type", default)]
+    pub kind: QuestionType,
     pub prompt: String,
-    pub options: Vec<String>,
-    pub correct_option: i64,
+    #[serde(default)]
+    pub options: Option<Vec<String>>,
     #[serde(default = "one")]
     pub points: i64,
+    #[serde(default)]
+    pub correct_option: Option<i64>,
+    #[serde(default)]
+    pub correct_options: Option<Vec<i64>>,
+    #[serde(default)]
+    pub scoring: Option<Scoring>,
+    #[serde(default)]
+    pub answer: Option<NumericAnswer>,
+    #[serde(default)]
+    pub accepted: Option<Vec<String>>,
 }
 
 fn one() -> i64 {
     1
+}
+
+/// A checked question, not yet stored (it has no id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionDraft {
+    pub prompt: String,
+    /// Empty for `numeric` and `text`.
+    pub options: Vec<String>,
+    pub points: i64,
+    pub key: Key,
+}
+
+impl NewQuestion {
+    /// The checked question; errors name the field (`options`, `correct_options`, …).
+    fn validate(self) -> Result<QuestionDraft, String> {
+        if self.prompt.trim().is_empty() {
+            return Err("prompt must not be empty".into());
+        }
+        storable("prompt", &self.prompt)?;
+        validate_points(self.points)?;
+        let options = match (self.kind.has_options(), self.options) {
+            (true, Some(options)) => {
+                if !(2..=10).contains(&options.len()) {
+                    return Err("options must hold 2 to 10 options".into());
+                }
+                if let Some(j) = options.iter().position(|o| o.trim().is_empty()) {
+                    return Err(format!("options[{j}] must not be empty"));
+                }
+                for (j, option) in options.iter().enumerate() {
+                    storable(&format!("options[{j}]"), option)?;
+                }
+                options
+            }
+            (true, None) => {
+                return Err(format!(
+                    "options is required for a {} question",
+                    self.kind.as_str()
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(format!(
+                    "options does not belong to a {} question",
+                    self.kind.as_str()
+                ))
+            }
+            (false, None) => Vec::new(),
+        };
+        let fields = KeyFields {
+            correct_option: self.correct_option,
+            correct_options: self.correct_options,
+            scoring: self.scoring,
+            answer: self.answer,
+            accepted: self.accepted,
+        };
+        let key = Key::from_fields(self.kind, &fields, options.len())?;
+        Ok(QuestionDraft {
+            prompt: self.prompt,
+            options,
+            points: self.points,
+            key,
+        })
+    }
+}
+
+fn validate_points(points: i64) -> Result<(), String> {
+    if !(0..=1_000_000).contains(&points) {
+        return Err("points must be 0 to 1000000".into());
+    }
+    Ok(())
+}
+
+/// A contest's whole question list: 1 to 500 questions, each checked; errors name the
+/// question (`questions[2].correct_options …`).
+fn validate_questions(questions: Vec<NewQuestion>) -> Result<Vec<QuestionDraft>, String> {
+    if !(1..=500).contains(&questions.len()) {
+        return Err("questions must hold 1 to 500 questions".into());
+    }
+    questions
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| q.validate().map_err(|e| format!("questions[{i}].{e}")))
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,44 +234,48 @@ pub struct NewContest {
     pub end_time: DateTime<Utc>,
     #[serde(default)]
     pub results: ResultsPolicy,
+    #[serde(default)]
+    pub shuffle: Shuffle,
     pub questions: Vec<NewQuestion>,
+}
+
+/// A checked contest, ready to store.
+#[derive(Debug, Clone)]
+pub struct ContestDraft {
+    pub course_id: Id,
+    pub title: String,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub results: ResultsPolicy,
+    pub shuffle: Shuffle,
+    pub questions: Vec<QuestionDraft>,
 }
 
 impl NewContest {
     /// Checks the contest's rules and rounds its times to what both databases store exactly.
-    pub fn validate(mut self) -> Result<Self, String> {
+    pub fn validate(self) -> Result<ContestDraft, String> {
         validate_title(&self.title)?;
-        self.start_time = to_millis(self.start_time);
-        self.end_time = to_millis(self.end_time);
-        validate_window(self.start_time, self.end_time)?;
-        if !(1..=500).contains(&self.questions.len()) {
-            return Err("questions must hold 1 to 500 questions".into());
-        }
-        for (i, q) in self.questions.iter().enumerate() {
-            if q.prompt.trim().is_empty() {
-                return Err(format!("questions[{i}].prompt must not be empty"));
-            }
-            storable(&format!("questions[{i}].prompt"), &q.prompt)?;
-            if !(2..=10).contains(&q.options.len()) {
-                return Err(format!("questions[{i}].options must hold 2 to 10 options"));
-            }
-            if let Some(j) = q.options.iter().position(|o| o.trim().is_empty()) {
-                return Err(format!("questions[{i}].options[{j}] must not be empty"));
-            }
-            for (j, option) in q.options.iter().enumerate() {
-                storable(&format!("questions[{i}].options[{j}]"), option)?;
-            }
-            if q.correct_option < 0 || q.correct_option as usize >= q.options.len() {
-                return Err(format!(
-                    "questions[{i}].correct_option must be an index into options"
-                ));
-            }
-            if q.points < 0 || q.points > 1_000_000 {
-                return Err(format!("questions[{i}].points must be 0 to 1000000"));
-            }
-        }
-        Ok(self)
+        let start_time = to_millis(self.start_time);
+        let end_time = to_millis(self.end_time);
+        validate_window(start_time, end_time)?;
+        Ok(ContestDraft {
+            course_id: self.course_id,
+            title: self.title,
+            start_time,
+            end_time,
+            results: self.results,
+            shuffle: self.shuffle,
+            questions: validate_questions(self.questions)?,
+        })
     }
+}
+
+/// A change of shuffling; what is left out stays as it is.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShufflePatch {
+    pub questions: Option<bool>,
+    pub options: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -183,24 +285,87 @@ pub struct ContestPatch {
     pub start_time: Option<DateTime<Utc>>,
     pub end_time: Option<DateTime<Utc>>,
     pub is_active: Option<bool>,
+    /// Only while the contest is upcoming, like `questions`.
+    pub shuffle: Option<ShufflePatch>,
+    pub questions: Option<Vec<NewQuestion>>,
+}
+
+/// A checked patch.
+#[derive(Debug, Clone, Default)]
+pub struct ContestChange {
+    pub title: Option<String>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub is_active: Option<bool>,
+    pub shuffle: Option<ShufflePatch>,
+    pub questions: Option<Vec<QuestionDraft>>,
+}
+
+impl ContestChange {
+    /// Whether it touches what may change only before the contest opens.
+    pub fn edits_questions(&self) -> bool {
+        self.shuffle.is_some() || self.questions.is_some()
+    }
 }
 
 impl ContestPatch {
     /// Checks the fields given and rounds the times; the store checks start < end against the
     /// stored values in the same statement that writes them.
-    pub fn validate(mut self) -> Result<Self, String> {
+    pub fn validate(self) -> Result<ContestChange, String> {
         if let Some(title) = &self.title {
             validate_title(title)?;
         }
-        self.start_time = self.start_time.map(to_millis);
-        self.end_time = self.end_time.map(to_millis);
-        for (field, time) in [("start_time", self.start_time), ("end_time", self.end_time)] {
+        let start_time = self.start_time.map(to_millis);
+        let end_time = self.end_time.map(to_millis);
+        for (field, time) in [("start_time", start_time), ("end_time", end_time)] {
             time.map_or(Ok(()), |t| storable_time(field, t))?;
         }
-        if let (Some(start), Some(end)) = (self.start_time, self.end_time) {
+        if let (Some(start), Some(end)) = (start_time, end_time) {
             validate_window(start, end)?;
         }
-        Ok(self)
+        Ok(ContestChange {
+            title: self.title,
+            start_time,
+            end_time,
+            is_active: self.is_active,
+            shuffle: self.shuffle,
+            questions: self.questions.map(validate_questions).transpose()?,
+        })
+    }
+}
+
+/// A correction of one question's key or points (`PATCH …/questions/{id}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPatch {
+    pub points: Option<i64>,
+    pub correct_option: Option<i64>,
+    pub correct_options: Option<Vec<i64>>,
+    pub scoring: Option<Scoring>,
+    pub answer: Option<NumericAnswer>,
+    pub accepted: Option<Vec<String>>,
+}
+
+impl KeyPatch {
+    /// The corrected key and points of `question`; errors name the field.
+    pub fn apply_to(self, question: &Question) -> Result<(Key, i64), String> {
+        let change = KeyFields {
+            correct_option: self.correct_option,
+            correct_options: self.correct_options,
+            scoring: self.scoring,
+            answer: self.answer,
+            accepted: self.accepted,
+        };
+        if change.is_empty() && self.points.is_none() {
+            return Err(
+                "give at least one of correct_option, correct_options, scoring, answer, accepted, points"
+                    .into(),
+            );
+        }
+        let points = self.points.unwrap_or(question.points);
+        validate_points(points)?;
+        let key = question.key.corrected(&change, question.options.len())?;
+        Ok((key, points))
     }
 }
 
@@ -314,6 +479,8 @@ mod tests {
         let c = contest_json(serde_json::json!({})).validate().unwrap();
         assert_eq!(c.results, ResultsPolicy::AfterClose);
         assert_eq!(c.questions[0].points, 1);
+        assert_eq!(c.questions[0].key, Key::Single { correct: 1 });
+        assert_eq!(c.shuffle, Shuffle::default());
 
         let backwards = contest_json(serde_json::json!({"end_time": "2026-11-28T18:00:00Z"}));
         assert!(backwards.validate().unwrap_err().contains("start_time"));

@@ -11,10 +11,14 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::grading::Score;
-use crate::model::{Answer, Contest, ContestStatus, Id, Snapshot, SubmissionRow};
+use std::collections::HashSet;
+
+use tokio::sync::oneshot;
+
+use crate::grading::{Key, Score};
+use crate::model::{Answer, Contest, ContestStatus, Id, Question, Snapshot, SubmissionRow};
 use crate::rules::{ContestState, Figures, Refusal};
-use crate::timer::{frame, FrameKind, Outlet, Subscribers};
+use crate::timer::{frame, regraded, FrameKind, Outlet, Subscribers};
 use crate::view::StudentView;
 use crate::writer::{WriteOutcome, WriterHandle};
 
@@ -64,6 +68,14 @@ pub struct ContestActor {
     told_status: ContestStatus,
     /// The timer that fires at the next start or end.
     edge_timer: Option<SpawnHandle>,
+    /// Key corrections waiting for the claims graded with the old key to be written.
+    fences: Vec<Fence>,
+}
+
+/// The students whose claims a key correction waits for, and whom to tell when none is left.
+struct Fence {
+    waiting: HashSet<Id>,
+    done: oneshot::Sender<()>,
 }
 
 impl ContestActor {
@@ -86,7 +98,22 @@ impl ContestActor {
             tick,
             told_status,
             edge_timer: None,
+            fences: Vec::new(),
         })
+    }
+
+    /// The student's claim is resolved (written, found a duplicate, or failed).
+    fn resolved(&mut self, student: Id) {
+        for fence in &mut self.fences {
+            fence.waiting.remove(&student);
+        }
+        let (done, waiting) = std::mem::take(&mut self.fences)
+            .into_iter()
+            .partition::<Vec<_>, _>(|f| f.waiting.is_empty());
+        self.fences = waiting;
+        for fence in done {
+            let _ = fence.done.send(());
+        }
     }
 
     /// One `state` frame per tick, serialized once for every subscriber.
@@ -309,6 +336,7 @@ impl Handler<Submit> for ContestActor {
         };
         Box::pin(
             fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| {
+                act.resolved(student);
                 let result = match outcome {
                     Ok(WriteOutcome::Committed) => {
                         act.state.committed(kept);
@@ -365,32 +393,67 @@ impl Handler<Validate> for ContestActor {
 #[rtype(result = "()")]
 pub enum Change {
     Contest(Contest),
+    /// The questions (and shuffling) were replaced before the contest opened.
+    Questions(Contest, Vec<Question>),
+    /// A question's key or points were corrected and committed. Claims are graded with it
+    /// from now on; the answer comes once the claims graded with the old key are written, so
+    /// that the regrade that follows reads them.
+    Key {
+        question_id: Id,
+        key: Key,
+        points: i64,
+    },
+    /// A regrade committed these scores (every submission's); `changed` students are told.
+    Rescored {
+        scores: Vec<(Id, Score)>,
+        changed: Vec<Id>,
+        max_score: Score,
+    },
     Enrolled(Vec<Id>),
     Unenrolled(Id),
 }
 
 impl Handler<Change> for ContestActor {
-    type Result = ();
-    fn handle(&mut self, change: Change, ctx: &mut Context<Self>) {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, change: Change, ctx: &mut Context<Self>) -> Self::Result {
+        let contest_id = self.state.contest().id;
+        let mut wait = None;
         match change {
-            Change::Contest(contest) if contest.id == self.state.contest().id => {
-                let old = self.state.contest();
-                let moved =
-                    (old.start_time, old.end_time) != (contest.start_time, contest.end_time);
-                self.state.update_contest(contest);
-                if !self.state.contest().is_active {
-                    // Hidden from students: their sockets close.
-                    self.subscribers.clear();
-                } else if moved {
-                    let now = crate::now();
-                    let changed = frame(FrameKind::ScheduleChanged, self.state.contest(), now);
-                    self.subscribers.broadcast(&changed);
-                    self.announce_edge(now);
-                    self.arm_edge_timer(ctx);
-                }
-                self.publish_subscribers();
+            Change::Contest(contest) if contest.id == contest_id => {
+                self.update_contest(contest, ctx);
             }
-            Change::Contest(_) => {}
+            Change::Questions(contest, questions) if contest.id == contest_id => {
+                if let Err(e) = self.state.replace_questions(contest.clone(), questions) {
+                    tracing::error!(contest_id, error = %e, "questions could not be serialized");
+                }
+                self.update_contest(contest, ctx);
+            }
+            Change::Contest(_) | Change::Questions(..) => {}
+            Change::Key {
+                question_id,
+                key,
+                points,
+            } => match self.state.correct_key(question_id, key, points) {
+                Ok(Some(waiting)) if !waiting.is_empty() => {
+                    let (done, rx) = oneshot::channel();
+                    self.fences.push(Fence { waiting, done });
+                    wait = Some(rx);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(contest_id, error = %e, "questions could not be serialized");
+                }
+            },
+            Change::Rescored {
+                scores,
+                changed,
+                max_score,
+            } => {
+                self.state.rescored(&scores, max_score);
+                let changed: HashSet<Id> = changed.into_iter().collect();
+                self.subscribers
+                    .send_to_students(&changed, &regraded(contest_id, crate::now()));
+            }
             Change::Enrolled(students) => self.state.enroll(&students),
             Change::Unenrolled(student) => {
                 self.state.unenroll(student);
@@ -399,6 +462,35 @@ impl Handler<Change> for ContestActor {
             }
         }
         self.published.publish(&self.state);
+        match wait {
+            // Also done if the actor stops first (the sender is dropped).
+            Some(rx) => Box::pin(fut::wrap_future(async move {
+                let _ = rx.await;
+            })),
+            None => Box::pin(fut::ready(())),
+        }
+    }
+}
+
+impl ContestActor {
+    /// Applies a change of the contest's own fields and tells the sockets what they need.
+    fn update_contest(&mut self, contest: Contest, ctx: &mut Context<Self>) {
+        let old = self.state.contest();
+        let moved = (old.start_time, old.end_time) != (contest.start_time, contest.end_time);
+        if let Err(e) = self.state.update_contest(contest) {
+            tracing::error!(error = %e, "contest view could not be serialized");
+        }
+        if !self.state.contest().is_active {
+            // Hidden from students: their sockets close.
+            self.subscribers.clear();
+        } else if moved {
+            let now = crate::now();
+            let changed = frame(FrameKind::ScheduleChanged, self.state.contest(), now);
+            self.subscribers.broadcast(&changed);
+            self.announce_edge(now);
+            self.arm_edge_timer(ctx);
+        }
+        self.publish_subscribers();
     }
 }
 

@@ -3,17 +3,18 @@
 //! `points × k / n` with `n` ≤ 10 correct options, a whole number of 2520ths (the least common
 //! multiple of 1..=10). A total is rounded once, to hundredths, half away from zero.
 //!
-//! Scores are stored and passed around as `Score`, in hundredths. The four types' `earned` is not
-//! wired into the contest's rules yet (issue 13 lands in steps).
+//! Scores are stored and passed around as `Score`, in hundredths.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use unicode_normalization::UnicodeNormalization;
 
 /// Fractions of a point that every partial credit is a whole number of.
 pub const UNIT: i64 = 2520;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Scoring {
+    #[default]
     AllOrNothing,
     /// `points × max(0, right − wrong) / len(correct)`.
     Partial,
@@ -35,20 +36,89 @@ pub enum Key {
         value: f64,
         tolerance: f64,
     },
-    /// The accepted strings, each already passed through `normalise`.
+    /// The accepted strings as the teacher wrote them, and each passed through `normalise`.
     Text {
         accepted: Vec<String>,
+        folded: Vec<String>,
     },
 }
 
-/// A student's answer to one question, by shape.
+impl Key {
+    /// A text key accepting `accepted`.
+    pub fn text(accepted: Vec<String>) -> Key {
+        let folded = accepted.iter().map(|a| normalise(a)).collect();
+        Key::Text { accepted, folded }
+    }
+}
+
+/// A student's answer to one question, by shape, as sent (indexes are checked by `check`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {
-    Option(usize),
+    Option(i64),
     /// Distinct indexes (may be empty).
-    Options(Vec<usize>),
+    Options(Vec<i64>),
     Value(f64),
     Text(String),
+}
+
+impl Response {
+    /// The answer's field: `option`, `options`, `value` or `text`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Response::Option(_) => "option",
+            Response::Options(_) => "options",
+            Response::Value(_) => "value",
+            Response::Text(_) => "text",
+        }
+    }
+}
+
+/// The longest text answer, in characters.
+pub const MAX_TEXT_ANSWER: usize = 1000;
+
+/// Whether `response` fits a question with `key` and `options` options; the error names the
+/// answer's field (`option must be 0 to 3`) or the shape the question wants.
+pub fn check(key: &Key, options: usize, response: &Response) -> Result<(), String> {
+    let in_range = |i: &i64| (0..options as i64).contains(i);
+    let last = options.saturating_sub(1);
+    match (key, response) {
+        (Key::Single { .. }, Response::Option(o)) if !in_range(o) => {
+            Err(format!("option must be 0 to {last}"))
+        }
+        (Key::Multiple { .. }, Response::Options(chosen)) => {
+            if let Some(bad) = chosen.iter().find(|o| !in_range(o)) {
+                return Err(format!("options: {bad} is not 0 to {last}"));
+            }
+            let mut seen = vec![false; options];
+            for &o in chosen {
+                if std::mem::replace(&mut seen[o as usize], true) {
+                    return Err(format!("options names {o} twice"));
+                }
+            }
+            Ok(())
+        }
+        (Key::Numeric { .. }, Response::Value(v)) if !v.is_finite() => {
+            Err("value must be a finite number".into())
+        }
+        (Key::Text { .. }, Response::Text(t)) => {
+            if t.chars().count() > MAX_TEXT_ANSWER {
+                Err(format!("text must be at most {MAX_TEXT_ANSWER} characters"))
+            } else if t.contains('\0') {
+                Err("text must not contain U+0000".into())
+            } else {
+                Ok(())
+            }
+        }
+        (Key::Single { .. }, Response::Option(_)) | (Key::Numeric { .. }, Response::Value(_)) => {
+            Ok(())
+        }
+        (key, given) => Err(format!(
+            "{} does not fit a {} question: give \"{}\"",
+            given.field(),
+            key.kind().as_str(),
+            key.kind().answer_field()
+        )),
+    }
 }
 
 /// The points `response` earns on a question worth `points`, in `UNIT`ths. An answer of another
@@ -56,9 +126,14 @@ pub enum Response {
 pub fn earned(key: &Key, points: i64, response: &Response) -> i64 {
     let full = points * UNIT;
     match (key, response) {
-        (Key::Single { correct }, Response::Option(chosen)) => all_or_none(chosen == correct, full),
+        (Key::Single { correct }, Response::Option(chosen)) => {
+            all_or_none(*chosen == *correct as i64, full)
+        }
         (Key::Multiple { correct, scoring }, Response::Options(chosen)) => {
-            let right = chosen.iter().filter(|o| correct.contains(o)).count() as i64;
+            let right = chosen
+                .iter()
+                .filter(|&&o| correct.iter().any(|&c| c as i64 == o))
+                .count() as i64;
             let wrong = chosen.len() as i64 - right;
             let all = correct.len() as i64;
             match scoring {
@@ -73,9 +148,9 @@ pub fn earned(key: &Key, points: i64, response: &Response) -> i64 {
             given.is_finite() && (given - value).abs() <= *tolerance,
             full,
         ),
-        (Key::Text { accepted }, Response::Text(given)) => {
+        (Key::Text { folded, .. }, Response::Text(given)) => {
             let given = normalise(given);
-            all_or_none(accepted.contains(&given), full)
+            all_or_none(folded.contains(&given), full)
         }
         _ => 0,
     }
@@ -182,7 +257,7 @@ mod tests {
         }
     }
 
-    fn options(chosen: &[usize]) -> Response {
+    fn options(chosen: &[i64]) -> Response {
         Response::Options(chosen.to_vec())
     }
 
@@ -248,9 +323,7 @@ mod tests {
 
     #[test]
     fn text_is_compared_normalised() {
-        let key = Key::Text {
-            accepted: vec![normalise("Straße"), normalise("New  York")],
-        };
+        let key = Key::text(vec!["Straße".into(), "New  York".into()]);
         for given in ["STRASSE", "  strasse ", "Straße", "new york", "NEW\t\nYORK"] {
             assert_eq!(
                 earned(&key, 1, &Response::Text(given.into())),

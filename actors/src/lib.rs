@@ -11,6 +11,7 @@ pub mod grading;
 pub mod handle;
 pub mod model;
 pub mod order;
+pub mod question;
 pub mod rules;
 pub mod runtime;
 pub mod supervisor;
@@ -27,7 +28,7 @@ pub use contest::{
 };
 pub use grading::Score;
 pub use handle::{ContestHandle, RuntimeError};
-pub use rules::{Figures, Refusal};
+pub use rules::{Figures, Grader, Refusal};
 pub use runtime::{Lookups, Runtime};
 pub use supervisor::{RuntimeConfig, SnapshotSource};
 pub use timer::{Frame, Outlet, Push};

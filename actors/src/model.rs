@@ -1,8 +1,9 @@
 //! The domain types the runtime and the server share.
 
-use crate::grading::Score;
+use crate::grading::{Key, Response, Score};
+use crate::question::QuestionType;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 pub type Id = i64;
@@ -73,6 +74,18 @@ pub struct Contest {
     pub end_time: DateTime<Utc>,
     pub results: ResultsPolicy,
     pub is_active: bool,
+    pub shuffle: Shuffle,
+}
+
+/// What each student gets in an order of their own (API.md, "Shuffling").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shuffle {
+    #[serde(default)]
+    pub questions: bool,
+    /// The options of `single` and `multiple` questions.
+    #[serde(default)]
+    pub options: bool,
 }
 
 impl Contest {
@@ -86,21 +99,111 @@ impl Contest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Question {
     pub id: Id,
     pub prompt: String,
+    /// Empty for `numeric` and `text` questions.
     pub options: Vec<String>,
-    pub correct_option: i32,
     pub points: i64,
+    pub key: Key,
 }
 
-/// One answer of a submission: the index of the option chosen for a question.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Question {
+    pub fn kind(&self) -> QuestionType {
+        self.key.kind()
+    }
+}
+
+/// One answer of a submission: a question and what was given for it, in the field of the
+/// question's type (`option`, `options`, `value`, `text`), as sent and as stored.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub question_id: Id,
-    pub option: i64,
+    pub response: Response,
+}
+
+/// An answer as JSON writes it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerFields {
+    question_id: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    option: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    options: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value: Option<Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+}
+
+impl Serialize for Answer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = AnswerFields {
+            question_id: self.question_id,
+            option: None,
+            options: None,
+            value: None,
+            text: None,
+        };
+        match &self.response {
+            Response::Option(o) => fields.option = Some(*o),
+            Response::Options(o) => fields.options = Some(o.clone()),
+            Response::Value(v) => fields.value = Some(Number(*v)),
+            Response::Text(t) => fields.text = Some(t.clone()),
+        }
+        fields.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Answer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let f = AnswerFields::deserialize(deserializer)?;
+        let responses = [
+            f.option.map(Response::Option),
+            f.options.map(Response::Options),
+            f.value.map(|v| Response::Value(v.0)),
+            f.text.map(Response::Text),
+        ];
+        let mut given = responses.into_iter().flatten();
+        match (given.next(), given.next()) {
+            (Some(response), None) => Ok(Answer {
+                question_id: f.question_id,
+                response,
+            }),
+            _ => Err(serde::de::Error::custom(format!(
+                "the answer to question {} must give exactly one of option, options, value, text",
+                f.question_id
+            ))),
+        }
+    }
+}
+
+/// A number written as an integer when it is whole (`3`, not `3.0`), as students typed it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Number(pub f64);
+
+impl Serialize for Number {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        whole_as_integer(&self.0, serializer)
+    }
+}
+
+/// Writes `3.0` as `3` (whole numbers up to 2^53, where integers are exact), others as they are.
+pub fn whole_as_integer<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if value.fract() == 0.0 && value.abs() <= EXACT {
+        serializer.serialize_i64(*value as i64)
+    } else {
+        serializer.serialize_f64(*value)
+    }
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        f64::deserialize(deserializer).map(Number)
+    }
 }
 
 /// A graded submission, ready to be written.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::grading::Score;
+use crate::grading::{self, Key, Score, Total};
 use crate::model::{Answer, Contest, ContestStatus, Id, Question, Snapshot, SubmissionRow};
 use crate::view::StudentView;
 
@@ -59,9 +59,9 @@ pub struct ContestState {
     /// after submitting needs no database read (older ones are read from the database).
     committed_rows: HashMap<Id, Arc<SubmissionRow>>,
     pending: HashSet<Id>,
-    /// Hundredths of a point, summed over the committed scores this state knows.
+    /// The committed scores this state knows, and their sum in hundredths of a point.
+    scores: HashMap<Id, Score>,
     score_sum: i64,
-    scored: usize,
     view: StudentView,
 }
 
@@ -79,9 +79,8 @@ impl ContestState {
             .enumerate()
             .map(|(i, q)| (q.id, i))
             .collect();
-        let max_score = Score::from_points(questions.iter().map(|q| q.points).sum());
+        let max_score = max_score(&questions);
         let score_sum = submitted.iter().map(|(_, s)| s.cents()).sum();
-        let scored = submitted.len();
         let view = StudentView::new(&contest, &questions)?;
         Ok(ContestState {
             contest,
@@ -89,11 +88,11 @@ impl ContestState {
             question_index,
             max_score,
             enrolled: enrolled.into_iter().collect(),
-            submitted: submitted.into_iter().map(|(id, _)| id).collect(),
+            submitted: submitted.iter().map(|(id, _)| *id).collect(),
             committed_rows: HashMap::new(),
             pending: HashSet::new(),
+            scores: submitted.into_iter().collect(),
             score_sum,
-            scored,
             view,
         })
     }
@@ -104,6 +103,10 @@ impl ContestState {
 
     pub fn max_score(&self) -> Score {
         self.max_score
+    }
+
+    pub fn questions(&self) -> &[Question] {
+        &self.questions
     }
 
     /// The student view for `student` (`None` for an admin, who sees any contest).
@@ -166,7 +169,7 @@ impl ContestState {
     /// The score of `answers`, or why they do not fit this contest.
     pub fn grade(&self, answers: &[Answer]) -> Result<Score, Refusal> {
         let mut seen = HashSet::with_capacity(answers.len());
-        let mut score = 0;
+        let mut total = Total::default();
         for (i, answer) in answers.iter().enumerate() {
             let Some(&q) = self.question_index.get(&answer.question_id) else {
                 return Err(Refusal::BadAnswers(format!(
@@ -175,34 +178,37 @@ impl ContestState {
                 )));
             };
             let question = &self.questions[q];
-            if answer.option < 0 || answer.option >= question.options.len() as i64 {
-                return Err(Refusal::BadAnswers(format!(
-                    "answers[{i}].option must be 0 to {}",
-                    question.options.len() - 1
-                )));
-            }
+            grading::check(&question.key, question.options.len(), &answer.response).map_err(
+                |e| Refusal::BadAnswers(format!("answers[{i}].{e} (question {})", question.id)),
+            )?;
             if !seen.insert(answer.question_id) {
                 return Err(Refusal::BadAnswers(format!(
                     "answers[{i}] answers question {} a second time",
                     answer.question_id
                 )));
             }
-            if answer.option == i64::from(question.correct_option) {
-                score += question.points;
-            }
+            total.add(grading::earned(
+                &question.key,
+                question.points,
+                &answer.response,
+            ));
         }
-        Ok(Score::from_points(score))
+        Ok(total.score())
     }
 
     /// The claimed row is committed.
     pub fn committed(&mut self, row: Arc<SubmissionRow>) {
         let student = row.student_id;
         self.pending.remove(&student);
-        if self.submitted.insert(student) {
-            self.score_sum += row.score.cents();
-            self.scored += 1;
-        }
+        self.submitted.insert(student);
+        self.set_score(student, row.score);
         self.committed_rows.insert(student, row);
+    }
+
+    fn set_score(&mut self, student: Id, score: Score) {
+        // (The regrade's scores and the claims' come from the same `grading::earned`.)
+        let old = self.scores.insert(student, score).map_or(0, Score::cents);
+        self.score_sum += score.cents() - old;
     }
 
     /// The student's committed submission, when it was committed through this state.
@@ -233,10 +239,74 @@ impl ContestState {
         self.enrolled.contains(&student)
     }
 
-    /// An admin changed the contest (times, title, active flag).
-    pub fn update_contest(&mut self, contest: Contest) {
-        self.view = self.view.with_contest(&contest);
+    /// An admin changed the contest (times, title, active flag, shuffling).
+    pub fn update_contest(&mut self, contest: Contest) -> Result<(), serde_json::Error> {
+        self.view = if contest.shuffle == self.contest.shuffle {
+            self.view.with_contest(&contest)
+        } else {
+            StudentView::new(&contest, &self.questions)?
+        };
         self.contest = contest;
+        Ok(())
+    }
+
+    /// An admin replaced the questions (or the shuffling) of the contest before it opened.
+    pub fn replace_questions(
+        &mut self,
+        contest: Contest,
+        questions: Vec<Question>,
+    ) -> Result<(), serde_json::Error> {
+        self.view = StudentView::new(&contest, &questions)?;
+        self.question_index = questions
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.id, i))
+            .collect();
+        self.max_score = max_score(&questions);
+        self.contest = contest;
+        self.questions = questions;
+        Ok(())
+    }
+
+    /// An admin corrected a question's key or points: claims from now on are graded with it.
+    /// Returns the students whose claims were graded with the old key and are still being
+    /// written (the regrade waits for them), or `None` if the question is not this contest's.
+    pub fn correct_key(
+        &mut self,
+        question_id: Id,
+        key: Key,
+        points: i64,
+    ) -> Result<Option<HashSet<Id>>, serde_json::Error> {
+        let Some(&q) = self.question_index.get(&question_id) else {
+            return Ok(None);
+        };
+        let points_changed = self.questions[q].points != points;
+        self.questions[q].key = key;
+        self.questions[q].points = points;
+        self.max_score = max_score(&self.questions);
+        if points_changed {
+            // Students see points: the view changes with them.
+            self.view = StudentView::new(&self.contest, &self.questions)?;
+        }
+        Ok(Some(self.pending.clone()))
+    }
+
+    /// New scores from a regrade (every committed submission's, as the database now holds
+    /// them), and the contest's new maximum.
+    pub fn rescored(&mut self, scores: &[(Id, Score)], max_score: Score) {
+        for &(student, score) in scores {
+            if self.submitted.contains(&student) {
+                self.set_score(student, score);
+            }
+            if let Some(row) = self.committed_rows.get_mut(&student) {
+                Arc::make_mut(row).score = score;
+            }
+        }
+        for row in self.committed_rows.values_mut() {
+            if row.max_score != max_score {
+                Arc::make_mut(row).max_score = max_score;
+            }
+        }
     }
 
     pub fn enroll(&mut self, students: &[Id]) {
@@ -254,10 +324,45 @@ impl ContestState {
             pending: self.pending.len(),
             questions: self.questions.len(),
             max_score: self.max_score,
-            average_score: (self.scored > 0)
-                .then(|| self.score_sum as f64 / self.scored as f64 / 100.0),
+            average_score: (!self.scores.is_empty())
+                .then(|| self.score_sum as f64 / self.scores.len() as f64 / 100.0),
         }
     }
+}
+
+/// Grades stored answers under the questions' current keys (a regrade, the CSV's points per
+/// question). Stored answers were checked when submitted; an answer to a question that is not
+/// there earns nothing.
+pub struct Grader<'a> {
+    by_id: HashMap<Id, &'a Question>,
+}
+
+impl<'a> Grader<'a> {
+    pub fn new(questions: &'a [Question]) -> Self {
+        Grader {
+            by_id: questions.iter().map(|q| (q.id, q)).collect(),
+        }
+    }
+
+    /// What one answer earns, in `grading::UNIT`ths of a point.
+    pub fn earned(&self, answer: &Answer) -> i64 {
+        self.by_id
+            .get(&answer.question_id)
+            .map_or(0, |q| grading::earned(&q.key, q.points, &answer.response))
+    }
+
+    pub fn score(&self, answers: &[Answer]) -> Score {
+        let mut total = Total::default();
+        for answer in answers {
+            total.add(self.earned(answer));
+        }
+        total.score()
+    }
+}
+
+/// The sum of the questions' points.
+fn max_score(questions: &[Question]) -> Score {
+    Score::from_points(questions.iter().map(|q| q.points).sum())
 }
 
 #[cfg(test)]
@@ -277,20 +382,21 @@ mod tests {
                 end_time: now + TimeDelta::minutes(1),
                 results: ResultsPolicy::Immediate,
                 is_active: true,
+                shuffle: Default::default(),
             },
             questions: vec![
                 Question {
                     id: 100,
                     prompt: "a".into(),
                     options: vec!["x".into(), "y".into()],
-                    correct_option: 1,
+                    key: crate::grading::Key::Single { correct: 1 },
                     points: 2,
                 },
                 Question {
                     id: 101,
                     prompt: "b".into(),
                     options: vec!["x".into(), "y".into(), "z".into()],
-                    correct_option: 0,
+                    key: crate::grading::Key::Single { correct: 0 },
                     points: 3,
                 },
             ],
@@ -302,7 +408,7 @@ mod tests {
     fn answer(question_id: Id, option: i64) -> Answer {
         Answer {
             question_id,
-            option,
+            response: crate::grading::Response::Option(option),
         }
     }
 
@@ -333,7 +439,9 @@ mod tests {
             matches!(unknown, Err(Refusal::BadAnswers(m)) if m.contains("answers[1].question_id"))
         );
         let range = state.grade(&[answer(101, 3)]);
-        assert!(matches!(range, Err(Refusal::BadAnswers(m)) if m.contains("answers[0].option")));
+        assert!(
+            matches!(range, Err(Refusal::BadAnswers(m)) if m.contains("answers[0].option") && m.contains("question 101"))
+        );
         let negative = state.grade(&[answer(101, -1)]);
         assert!(matches!(negative, Err(Refusal::BadAnswers(_))));
         let twice = state.grade(&[answer(100, 0), answer(100, 1)]);
@@ -396,7 +504,7 @@ mod tests {
         let mut state = ContestState::new(snapshot(now)).unwrap();
         let mut contest = state.contest().clone();
         contest.start_time = now + TimeDelta::seconds(1);
-        state.update_contest(contest.clone());
+        state.update_contest(contest.clone()).unwrap();
         assert_eq!(
             state.claim(1, vec![], now),
             Err(Refusal::NotOpen(ContestStatus::Upcoming))
@@ -429,7 +537,7 @@ mod tests {
         assert_eq!(state.claim(42, vec![], now), Err(Refusal::NotEnrolled));
         let mut contest = state.contest().clone();
         contest.is_active = false;
-        state.update_contest(contest);
+        state.update_contest(contest).unwrap();
         assert_eq!(
             state.claim(1, vec![answer(1, 0)], now),
             Err(Refusal::NotFound)
@@ -455,15 +563,142 @@ mod tests {
         let now = Utc::now();
         let state = ContestState::new(snapshot(now)).unwrap();
         let view = state.view(Some(1)).unwrap();
-        let doc: serde_json::Value = serde_json::from_slice(&view.render(now).unwrap()).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&view.render(now, Some(1)).unwrap()).unwrap();
         assert_eq!(doc["status"], "open");
         assert_eq!(doc["title"], "Quiz \"one\"");
         assert_eq!(doc["results"], "immediate");
         assert_eq!(doc["questions"].as_array().unwrap().len(), 2);
         assert!(doc["questions"][0].get("correct_option").is_none());
         let early: serde_json::Value =
-            serde_json::from_slice(&view.render(now - TimeDelta::hours(1)).unwrap()).unwrap();
+            serde_json::from_slice(&view.render(now - TimeDelta::hours(1), Some(1)).unwrap())
+                .unwrap();
         assert_eq!(early["status"], "upcoming");
         assert_eq!(early["questions"], serde_json::json!([]));
+    }
+
+    fn mixed(now: DateTime<Utc>) -> ContestState {
+        use crate::grading::{Key, Scoring};
+        let mut snap = snapshot(now);
+        snap.questions = vec![
+            Question {
+                id: 1,
+                prompt: "multiple".into(),
+                options: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+                key: Key::Multiple {
+                    correct: vec![0, 1, 2],
+                    scoring: Scoring::Partial,
+                },
+                points: 1,
+            },
+            Question {
+                id: 2,
+                prompt: "numeric".into(),
+                options: vec![],
+                key: Key::Numeric {
+                    value: 10.0,
+                    tolerance: 0.5,
+                },
+                points: 2,
+            },
+            Question {
+                id: 3,
+                prompt: "text".into(),
+                options: vec![],
+                key: Key::text(vec!["Straße".into()]),
+                points: 3,
+            },
+        ];
+        ContestState::new(snap).unwrap()
+    }
+
+    fn given(question_id: Id, response: crate::grading::Response) -> Answer {
+        Answer {
+            question_id,
+            response,
+        }
+    }
+
+    #[test]
+    fn every_type_is_graded_and_the_total_rounded_once() {
+        use crate::grading::Response::*;
+        let state = mixed(Utc::now());
+        assert_eq!(state.max_score(), Score::from_points(6));
+        let all = [
+            given(1, Options(vec![0, 1, 2])),
+            given(2, Value(10.5)),
+            given(3, Text(" STRASSE ".into())),
+        ];
+        assert_eq!(state.grade(&all), Ok(Score::from_points(6)));
+        // One of three right: a third of a point, 0.33.
+        assert_eq!(state.grade(&[given(1, Options(vec![2]))]), Ok(Score(33)));
+        assert_eq!(
+            state.grade(&[given(1, Options(vec![0, 3])), given(2, Value(10.51))]),
+            Ok(Score(0)),
+            "right − wrong floors at zero; tolerance is absolute"
+        );
+    }
+
+    #[test]
+    fn answers_of_the_wrong_shape_name_the_question() {
+        use crate::grading::Response::*;
+        let state = mixed(Utc::now());
+        for (answer, named) in [
+            (given(2, Option(0)), "question 2"),
+            (given(1, Options(vec![0, 0])), "twice"),
+            (given(1, Options(vec![4])), "answers[0].options"),
+            (given(3, Text("x".repeat(1001))), "1000"),
+            (given(3, Text("a\0".into())), "U+0000"),
+            (given(1, Value(1.0)), "question 1"),
+        ] {
+            let got = state.grade(std::slice::from_ref(&answer));
+            assert!(
+                matches!(&got, Err(Refusal::BadAnswers(m)) if m.contains(named)),
+                "{answer:?}: {got:?}"
+            );
+        }
+        assert!(
+            state.grade(&[given(1, Options(vec![]))]).is_ok(),
+            "may be empty"
+        );
+    }
+
+    #[test]
+    fn a_key_correction_grades_new_claims_and_names_the_claims_in_flight() {
+        use crate::grading::Key;
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now)).unwrap();
+        let in_flight = state.claim(1, vec![answer(100, 0)], now).unwrap();
+        assert_eq!(in_flight.row.score, Score(0));
+        let waiting = state
+            .correct_key(100, Key::Single { correct: 0 }, 4)
+            .unwrap()
+            .unwrap();
+        assert_eq!(waiting, HashSet::from([1]));
+        assert_eq!(state.max_score(), Score::from_points(7));
+        let claim = state.claim(2, vec![answer(100, 0)], now).unwrap();
+        assert_eq!(
+            (claim.row.score, claim.row.max_score),
+            (Score::from_points(4), Score::from_points(7))
+        );
+        assert_eq!(
+            state
+                .correct_key(999, Key::Single { correct: 0 }, 1)
+                .unwrap(),
+            None,
+            "not this contest's question"
+        );
+        // The regrade's scores replace what the state knew.
+        state.committed(Arc::new(in_flight.row));
+        state.rescored(
+            &[(1, Score::from_points(4)), (3, Score::from_points(1))],
+            Score::from_points(7),
+        );
+        let row = state.committed_row(1).unwrap();
+        assert_eq!(
+            (row.score, row.max_score),
+            (Score::from_points(4), Score::from_points(7))
+        );
+        assert_eq!(state.figures().average_score, Some(2.5));
     }
 }

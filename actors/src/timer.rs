@@ -1,7 +1,7 @@
 //! The live timer of a contest: its frames, serialized once and shared by every subscriber,
 //! and the set of subscribers, grouped behind outlets so a tick costs one send per outlet.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
@@ -56,12 +56,30 @@ pub fn frame(kind: FrameKind, contest: &Contest, now: DateTime<Utc>) -> Frame {
     serde_json::to_string(&body).unwrap_or_default().into()
 }
 
+#[derive(Serialize)]
+struct RegradedBody {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    contest_id: Id,
+    server_time: DateTime<Utc>,
+}
+
+/// The frame that tells a student their score changed (API.md, "Correcting the answer key").
+pub fn regraded(contest_id: Id, now: DateTime<Utc>) -> Frame {
+    let body = RegradedBody {
+        kind: "regraded",
+        contest_id,
+        server_time: now,
+    };
+    serde_json::to_string(&body).unwrap_or_default().into()
+}
+
 /// What a contest sends down an [`Outlet`].
 #[derive(Debug, Clone)]
 pub enum Push {
     /// A frame for every subscriber behind the outlet.
     All(Frame),
-    /// A frame for one subscriber (its first `state`).
+    /// A frame for one subscriber (its first `state`, a `regraded`).
     One(u64, Frame),
     /// The subscriber lost access (unenrolled): close its socket.
     Close(u64),
@@ -137,6 +155,17 @@ impl Subscribers {
         }
     }
 
+    /// Sends `frame` to each socket of the given students.
+    pub fn send_to_students(&self, students: &HashSet<Id>, frame: &Frame) {
+        for (&id, (student, outlet)) in &self.by_id {
+            if student.is_some_and(|s| students.contains(&s)) {
+                if let Some(shared) = self.outlets.get(outlet) {
+                    let _ = shared.tx.send(Push::One(id, frame.clone()));
+                }
+            }
+        }
+    }
+
     /// Closes every socket: dropping the senders makes each outlet close its sockets.
     pub fn clear(&mut self) {
         self.by_id.clear();
@@ -182,6 +211,7 @@ mod tests {
             end_time: end,
             results: ResultsPolicy::AfterClose,
             is_active: true,
+            shuffle: Default::default(),
         }
     }
 

@@ -7,8 +7,11 @@ use super::Json;
 use super::{parse_body, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
-use crate::model::{self, ContestPatch, ContestStatus, ContestWithQuestions, Id, NewContest};
+use crate::model::{
+    self, ContestPatch, ContestStatus, ContestWithQuestions, Id, KeyPatch, NewContest,
+};
 use crate::store::Store;
+use contestd_actors::view::AdminQuestion;
 use contestd_actors::{AdminView, Change, GetView, Runtime};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -21,6 +24,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/contests/{id}")
             .route(web::get().to(get))
             .route(web::patch().to(patch)),
+    )
+    .service(
+        web::resource("/contests/{id}/questions/{question_id}").route(web::patch().to(correct)),
     );
 }
 
@@ -52,13 +58,71 @@ async fn patch(
         return Err(ApiError::not_found("contest"));
     }
     let patch: ContestPatch = parse_body(&body.0)?;
-    let patch = patch.validate().map_err(ApiError::BadRequest)?;
-    let contest = store.update_contest(id, &patch).await?;
+    let change = patch.validate().map_err(ApiError::BadRequest)?;
+    let contest = store.update_contest(id, &change, model::now()).await?;
     // The warm actor sees the change before the admin hears back.
-    runtime
-        .apply(id, Change::Contest(contest.contest.clone()))
-        .await;
+    let applied = if change.edits_questions() {
+        Change::Questions(contest.contest.clone(), contest.questions.clone())
+    } else {
+        Change::Contest(contest.contest.clone())
+    };
+    runtime.apply(id, applied).await;
     Ok(HttpResponse::Ok().json(admin_view(&contest, model::now())))
+}
+
+/// Corrects a question's key (or points) and regrades the contest. The order makes racing
+/// submissions end with the new key's score: the key is committed; the warm actor grades with
+/// it from then on and answers once the claims it graded with the old key are written; only
+/// then are all submissions read and re-scored, in one transaction.
+async fn correct(
+    _admin: Admin,
+    store: web::Data<Store>,
+    runtime: web::Data<Runtime>,
+    path: web::Path<(Id, Id)>,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    let (id, question_id) = path.into_inner();
+    let contest = store
+        .contest(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("contest"))?;
+    let question = contest
+        .questions
+        .iter()
+        .find(|q| q.id == question_id)
+        .ok_or_else(|| ApiError::not_found("question"))?;
+    let patch: KeyPatch = parse_body(&body.0)?;
+    let (key, points) = patch.apply_to(question).map_err(ApiError::BadRequest)?;
+    store.correct_key(id, question_id, &key, points).await?;
+    let mut question = question.clone();
+    question.key = key.clone();
+    question.points = points;
+    runtime
+        .apply(
+            id,
+            Change::Key {
+                question_id,
+                key,
+                points,
+            },
+        )
+        .await;
+    let regraded = store.regrade(id).await?;
+    let count = regraded.count;
+    runtime
+        .apply(
+            id,
+            Change::Rescored {
+                scores: regraded.scores,
+                changed: regraded.changed,
+                max_score: regraded.max_score,
+            },
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "question": AdminQuestion::new(&question),
+        "regraded": count,
+    })))
 }
 
 /// Admins get the admin view from the database; students get the warm actor's student view,
@@ -77,16 +141,17 @@ async fn get(
             .ok_or_else(|| ApiError::not_found("contest"))?;
         return Ok(HttpResponse::Ok().json(admin_view(&contest, model::now())));
     }
+    let student = caller.user.id;
     let view = runtime
         .ask(
             id,
             GetView {
-                student: Some(caller.user.id),
+                student: Some(student),
             },
         )
         .await??;
     let body = view
-        .render(model::now())
+        .render(model::now(), Some(student))
         .map_err(|e| ApiError::Unexpected(e.into()))?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())

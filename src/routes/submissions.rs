@@ -1,6 +1,7 @@
 //! Submitting, reading one's own submissions, and the admin's list and leaderboard.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
@@ -13,8 +14,11 @@ use uuid::Uuid;
 use super::{parse_body, parse_id_list, parse_query, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
-use crate::model::{self, Answer, Contest, ContestStatus, Id, Score};
+use crate::model::{self, Answer, Contest, ContestStatus, Id, Question, Score};
 use crate::store::{NamedSubmission, Store, StoreError, Submission};
+use contestd_actors::grading::{Response, Total};
+use contestd_actors::model::Number;
+use contestd_actors::Grader;
 use contestd_actors::{GetContest, GetOwnSubmission, GetView, Runtime, Submit};
 
 /// `/contests/my-submissions-bulk`, which `/contests/{id}` would catch.
@@ -216,7 +220,7 @@ fn wants_csv(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.contains("text/csv"))
 }
 
-/// The CSV columns, in order.
+/// The CSV's first columns, in order; two per question follow (`q<id>_answer`, `q<id>_points`).
 const CSV_HEADER: [&str; 7] = [
     "id",
     "student_id",
@@ -257,11 +261,18 @@ impl From<ExportError> for ApiError {
 /// chunk, and the client sees a truncated download (an incomplete chunked body), never a
 /// short file that looks whole.
 async fn csv(store: &Store, contest_id: Id) -> Result<HttpResponse, ApiError> {
+    let questions: Arc<[Question]> = store
+        .contest(contest_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("contest"))?
+        .questions
+        .into();
     let first = store.submissions_page(contest_id, None, MAX_PAGE).await?;
-    let head = csv_chunk(Some(&CSV_HEADER), &first)?;
+    let head = csv_chunk(Some(&csv_header(&questions)), &questions, &first)?;
     let store = store.clone();
     let rest = stream::try_unfold(next_cursor(&first), move |after| {
         let store = store.clone();
+        let questions = questions.clone();
         async move {
             let Some(after) = after else {
                 return Ok(None);
@@ -274,7 +285,7 @@ async fn csv(store: &Store, contest_id: Id) -> Result<HttpResponse, ApiError> {
             if page.is_empty() {
                 return Ok(None);
             }
-            let chunk = csv_chunk(None, &page)?;
+            let chunk = csv_chunk(None, &questions, &page)?;
             Ok::<_, ExportError>(Some((chunk, next_cursor(&page))))
         }
     })
@@ -295,29 +306,53 @@ fn next_cursor(page: &[NamedSubmission]) -> Option<Uuid> {
     }
 }
 
-/// One page of rows as CSV (after the header row, if given).
-fn csv_chunk(header: Option<&[&str]>, rows: &[NamedSubmission]) -> Result<Bytes, ExportError> {
+/// The header row: the fixed columns, then an answer and a points column per question.
+fn csv_header(questions: &[Question]) -> Vec<String> {
+    CSV_HEADER
+        .iter()
+        .map(|c| c.to_string())
+        .chain(
+            questions
+                .iter()
+                .flat_map(|q| [format!("q{}_answer", q.id), format!("q{}_points", q.id)]),
+        )
+        .collect()
+}
+
+/// One page of rows as CSV (after the header row, if given). Points per question are graded
+/// under the current keys, as the scores are.
+fn csv_chunk(
+    header: Option<&[String]>,
+    questions: &[Question],
+    rows: &[NamedSubmission],
+) -> Result<Bytes, ExportError> {
+    let grader = Grader::new(questions);
     let mut out = csv::Writer::from_writer(Vec::new());
     if let Some(header) = header {
         write_row(&mut out, header)?;
     }
     for row in rows {
         let s = &row.submission;
-        let at = s
-            .submitted_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        write_row(
-            &mut out,
-            &[
-                &s.id.to_string(),
-                &s.student_id.to_string(),
-                &row.username,
-                &s.score.to_string(),
-                &s.max_score.to_string(),
-                &at,
-                &serde_json::to_string(&s.answers)?,
-            ],
-        )?;
+        let mut cells = vec![
+            s.id.to_string(),
+            s.student_id.to_string(),
+            row.username.clone(),
+            s.score.to_string(),
+            s.max_score.to_string(),
+            s.submitted_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            serde_json::to_string(&s.answers)?,
+        ];
+        for q in questions {
+            match s.answers.iter().find(|a| a.question_id == q.id) {
+                Some(answer) => {
+                    cells.push(answer_cell(&answer.response)?);
+                    cells.push(Total(grader.earned(answer)).score().to_string());
+                }
+                None => cells.extend([String::new(), "0".into()]),
+            }
+        }
+        write_row(&mut out, &cells)?;
     }
     let bytes = out
         .into_inner()
@@ -325,10 +360,23 @@ fn csv_chunk(header: Option<&[&str]>, rows: &[NamedSubmission]) -> Result<Bytes,
     Ok(Bytes::from(bytes))
 }
 
+/// An answer as its CSV cell: `2`, `[0,2]`, `3.5`, or the text.
+fn answer_cell(response: &Response) -> Result<String, serde_json::Error> {
+    Ok(match response {
+        Response::Option(o) => o.to_string(),
+        Response::Options(o) => serde_json::to_string(o)?,
+        Response::Value(v) => serde_json::to_string(&Number(*v))?,
+        Response::Text(t) => t.clone(),
+    })
+}
+
 /// Writes one record, every cell neutralised, then quoted and escaped as CSV needs.
-fn write_row<W: std::io::Write>(out: &mut csv::Writer<W>, cells: &[&str]) -> csv::Result<()> {
+fn write_row<W: std::io::Write, S: AsRef<str>>(
+    out: &mut csv::Writer<W>,
+    cells: &[S],
+) -> csv::Result<()> {
     for cell in cells {
-        out.write_field(neutralise(cell).as_bytes())?;
+        out.write_field(neutralise(cell.as_ref()).as_bytes())?;
     }
     // An empty record ends the one the fields above started.
     out.write_record(None::<&[u8]>)

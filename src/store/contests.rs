@@ -1,12 +1,14 @@
 //! Contests with their questions: creating, reading, patching, listing.
 
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::QueryBuilder;
 
-use super::rows::{ContestRow, ListingRow, QuestionRow, CONTEST_COLUMNS};
+use super::rows::{ContestRow, ListingRow, QuestionRow, CONTEST_COLUMNS, QUESTION_COLUMNS};
 use super::{on_pool, Result, Store, StoreError};
 use crate::model::{
-    Contest, ContestPatch, ContestWithQuestions, Id, NewContest, Question, Role, User,
+    Contest, ContestChange, ContestDraft, ContestWithQuestions, Id, Key, Question, QuestionDraft,
+    Role, User,
 };
 
 /// A contest in a listing, with whether the student asking has submitted.
@@ -26,15 +28,17 @@ impl Store {
 
     pub async fn insert_contest(
         &self,
-        new: &NewContest,
+        new: &ContestDraft,
         now: DateTime<Utc>,
     ) -> Result<ContestWithQuestions> {
         if !self.course_exists(new.course_id).await? {
             return Err(StoreError::NotFound("course".into()));
         }
-        let sql = "INSERT INTO contests (course_id, title, start_time, end_time, results, is_active, created_at)
-                   VALUES ($1, $2, $3, $4, $5, TRUE, $6) RETURNING id";
-        let (id, mut ids) = on_pool!(self, pool => {
+        let sql =
+            "INSERT INTO contests (course_id, title, start_time, end_time, results, is_active,
+                                         shuffle_questions, shuffle_options, created_at)
+                   VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8) RETURNING id";
+        let (id, ids) = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let id: Id = sqlx::query_scalar(sql)
                 .bind(new.course_id)
@@ -42,37 +46,15 @@ impl Store {
                 .bind(new.start_time)
                 .bind(new.end_time)
                 .bind(new.results.as_str())
+                .bind(new.shuffle.questions)
+                .bind(new.shuffle.options)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-            let mut q = QueryBuilder::new(
-                "INSERT INTO questions (contest_id, position, prompt, options, correct_option, points) ",
-            );
-            q.push_values(new.questions.iter().enumerate(), |mut row, (i, question)| {
-                row.push_bind(id)
-                    .push_bind(i as i32)
-                    .push_bind(&question.prompt)
-                    .push_bind(sqlx::types::Json(&question.options))
-                    .push_bind(question.correct_option as i32)
-                    .push_bind(question.points);
-            });
-            q.push(" RETURNING id, position");
-            let ids: Vec<(Id, i32)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            let ids = insert_questions!(tx, id, new.questions);
             tx.commit().await?;
             (id, ids)
         });
-        ids.sort_by_key(|(_, position)| *position);
-        let questions = ids
-            .into_iter()
-            .zip(&new.questions)
-            .map(|((qid, _), q)| Question {
-                id: qid,
-                prompt: q.prompt.clone(),
-                options: q.options.clone(),
-                correct_option: q.correct_option as i32,
-                points: q.points,
-            })
-            .collect();
         let contest = Contest {
             id,
             course_id: new.course_id,
@@ -81,14 +63,19 @@ impl Store {
             end_time: new.end_time,
             results: new.results,
             is_active: true,
+            shuffle: new.shuffle,
         };
-        Ok(ContestWithQuestions { contest, questions })
+        Ok(ContestWithQuestions {
+            contest,
+            questions: with_ids(ids, &new.questions),
+        })
     }
 
     pub async fn contest(&self, id: Id) -> Result<Option<ContestWithQuestions>> {
         let contest_sql = format!("SELECT {CONTEST_COLUMNS} FROM contests c WHERE c.id = $1");
-        let questions_sql = "SELECT id, prompt, options, correct_option, points FROM questions
-                             WHERE contest_id = $1 ORDER BY position";
+        let questions_sql = format!(
+            "SELECT {QUESTION_COLUMNS} FROM questions WHERE contest_id = $1 ORDER BY position"
+        );
         on_pool!(self, pool => {
             let Some(contest) = sqlx::query_as::<_, ContestRow>(&contest_sql)
                 .bind(id)
@@ -98,46 +85,105 @@ impl Store {
                 return Ok(None);
             };
             let questions: Vec<QuestionRow> =
-                sqlx::query_as(questions_sql).bind(id).fetch_all(pool).await?;
+                sqlx::query_as(&questions_sql).bind(id).fetch_all(pool).await?;
+            let questions = questions
+                .into_iter()
+                .map(Question::try_from)
+                .collect::<std::result::Result<_, _>>()?;
             Ok(Some(ContestWithQuestions {
                 contest: contest.into(),
-                questions: questions.into_iter().map(Question::from).collect(),
+                questions,
             }))
         })
     }
 
-    /// Applies a validated patch in one statement that also keeps start < end against the
-    /// stored times.
+    /// Applies a checked change in one transaction. The contest row is written first, so the
+    /// transaction holds the write lock from its first statement (SQLite) and the row lock
+    /// (PostgreSQL) while it checks what it must. Questions and shuffling change only while
+    /// the contest is upcoming and has no submission (`Started` otherwise); start < end is
+    /// kept against the stored times.
     pub async fn update_contest(
         &self,
         id: Id,
-        patch: &ContestPatch,
+        change: &ContestChange,
+        now: DateTime<Utc>,
     ) -> Result<ContestWithQuestions> {
         let sql = "UPDATE contests SET
                        title = COALESCE($2, title),
                        start_time = COALESCE($3, start_time),
                        end_time = COALESCE($4, end_time),
-                       is_active = COALESCE($5, is_active)
-                   WHERE id = $1 AND COALESCE($3, start_time) < COALESCE($4, end_time)";
+                       is_active = COALESCE($5, is_active),
+                       shuffle_questions = COALESCE($6, shuffle_questions),
+                       shuffle_options = COALESCE($7, shuffle_options)
+                   WHERE id = $1 AND COALESCE($3, start_time) < COALESCE($4, end_time)
+                   RETURNING EXISTS (SELECT 1 FROM submissions s WHERE s.contest_id = $1)";
+        // The start before this change, to tell whether the contest had opened.
+        let before_sql = "SELECT start_time FROM contests WHERE id = $1";
+        let shuffle = change.shuffle.unwrap_or_default();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let Some(started_at): Option<DateTime<Utc>> = sqlx::query_scalar(before_sql)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Err(StoreError::NotFound("contest".into()));
+            };
+            let submitted: Option<bool> = sqlx::query_scalar(sql)
+                .bind(id)
+                .bind(change.title.as_deref())
+                .bind(change.start_time)
+                .bind(change.end_time)
+                .bind(change.is_active)
+                .bind(shuffle.questions)
+                .bind(shuffle.options)
+                .fetch_optional(&mut *tx)
+                .await?;
+            // The contest exists (read above): no row means the window was refused.
+            let Some(submitted) = submitted else {
+                return Err(StoreError::Invalid(
+                    "start_time must be before end_time".into(),
+                ));
+            };
+            if change.edits_questions() && (started_at <= now || submitted) {
+                return Err(StoreError::Started);
+            }
+            if let Some(questions) = &change.questions {
+                sqlx::query("DELETE FROM questions WHERE contest_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let _ids = insert_questions!(tx, id, questions);
+            }
+            tx.commit().await?;
+        });
+        self.contest(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("contest".into()))
+    }
+
+    /// Stores a question's corrected key and points.
+    pub async fn correct_key(
+        &self,
+        contest_id: Id,
+        question_id: Id,
+        key: &Key,
+        points: i64,
+    ) -> Result<()> {
+        let sql = "UPDATE questions SET answer_key = $3, points = $4
+                   WHERE id = $1 AND contest_id = $2";
         let changed = on_pool!(self, pool => sqlx::query(sql)
-            .bind(id)
-            .bind(patch.title.as_deref())
-            .bind(patch.start_time)
-            .bind(patch.end_time)
-            .bind(patch.is_active)
+            .bind(question_id)
+            .bind(contest_id)
+            .bind(Json(key.fields()))
+            .bind(points)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
-        let current = self
-            .contest(id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound("contest".into()))?;
         if changed == 0 {
-            return Err(StoreError::Invalid(
-                "start_time must be before end_time".into(),
-            ));
+            return Err(StoreError::NotFound("question".into()));
         }
-        Ok(current)
+        Ok(())
     }
 
     /// Contests in start order: all of them (admins), or the active ones of the student's
@@ -171,4 +217,42 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Inserts a contest's questions in order, in transaction `$tx` of either backend; evaluates
+/// to their ids in that order. (A macro: the statement is built for each backend's types.)
+macro_rules! insert_questions {
+    ($tx:expr, $contest_id:expr, $questions:expr) => {{
+        let mut q = QueryBuilder::new(
+            "INSERT INTO questions (contest_id, position, kind, prompt, options, answer_key, points) ",
+        );
+        q.push_values($questions.iter().enumerate(), |mut row, (i, question)| {
+            row.push_bind($contest_id)
+                .push_bind(i as i32)
+                .push_bind(question.key.kind().as_str())
+                .push_bind(question.prompt.as_str())
+                .push_bind(Json(question.options.as_slice()))
+                .push_bind(Json(question.key.fields()))
+                .push_bind(question.points);
+        });
+        q.push(" RETURNING id, position");
+        let mut ids: Vec<(Id, i32)> = q.build_query_as().fetch_all(&mut *$tx).await?;
+        ids.sort_by_key(|(_, position)| *position);
+        ids.into_iter().map(|(id, _)| id).collect::<Vec<Id>>()
+    }};
+}
+use insert_questions;
+
+/// The stored questions: the drafts with the ids the database gave them.
+fn with_ids(ids: Vec<Id>, drafts: &[QuestionDraft]) -> Vec<Question> {
+    ids.into_iter()
+        .zip(drafts)
+        .map(|(id, q)| Question {
+            id,
+            prompt: q.prompt.clone(),
+            options: q.options.clone(),
+            points: q.points,
+            key: q.key.clone(),
+        })
+        .collect()
 }

@@ -11,6 +11,7 @@
 mod contests;
 mod courses;
 mod postgres;
+mod regrade;
 mod rows;
 mod sessions;
 mod sqlite;
@@ -18,6 +19,7 @@ mod submissions;
 mod users;
 
 pub use contests::ContestListing;
+pub use regrade::Regraded;
 pub use rows::{LeaderboardRow, NamedSubmission, Submission};
 pub use users::UserRow;
 
@@ -100,6 +102,9 @@ pub enum StoreError {
     /// The request breaks a rule that needs the stored data to check.
     #[error("{0}")]
     Invalid(String),
+    /// The contest has opened (or has submissions): its questions are fixed.
+    #[error("the contest has opened")]
+    Started,
     #[error(transparent)]
     Other(sqlx::Error),
 }

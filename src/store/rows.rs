@@ -5,7 +5,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::model::{
-    Answer, Contest, Course, Id, Question, ResultsPolicy, Role, Score, SubmissionRow, User,
+    Answer, Contest, Course, Id, Key, KeyFields, Question, QuestionType, ResultsPolicy, Role,
+    Score, Shuffle, SubmissionRow, User,
 };
 
 /// A user as stored, without the password hash. (`UserRow` is the other way: a user to insert.)
@@ -53,8 +54,8 @@ impl From<CourseRow> for Course {
 }
 
 /// The columns `ContestRow` reads, from a table aliased `c`.
-pub const CONTEST_COLUMNS: &str =
-    "c.id, c.course_id, c.title, c.start_time, c.end_time, c.results, c.is_active";
+pub const CONTEST_COLUMNS: &str = "c.id, c.course_id, c.title, c.start_time, c.end_time, \
+     c.results, c.is_active, c.shuffle_questions, c.shuffle_options";
 
 #[derive(sqlx::FromRow)]
 pub struct ContestRow {
@@ -66,6 +67,8 @@ pub struct ContestRow {
     #[sqlx(try_from = "String")]
     results: ResultsPolicy,
     is_active: bool,
+    shuffle_questions: bool,
+    shuffle_options: bool,
 }
 
 impl From<ContestRow> for Contest {
@@ -78,6 +81,10 @@ impl From<ContestRow> for Contest {
             end_time: r.end_time,
             results: r.results,
             is_active: r.is_active,
+            shuffle: Shuffle {
+                questions: r.shuffle_questions,
+                options: r.shuffle_options,
+            },
         }
     }
 }
@@ -90,24 +97,35 @@ pub struct ListingRow {
     pub submitted: bool,
 }
 
+/// The columns `QuestionRow` reads.
+pub const QUESTION_COLUMNS: &str = "id, kind, prompt, options, answer_key, points";
+
 #[derive(sqlx::FromRow)]
 pub struct QuestionRow {
     id: Id,
+    #[sqlx(try_from = "String")]
+    kind: QuestionType,
     prompt: String,
     options: Json<Vec<String>>,
-    correct_option: i32,
+    answer_key: Json<KeyFields>,
     points: i64,
 }
 
-impl From<QuestionRow> for Question {
-    fn from(r: QuestionRow) -> Self {
-        Question {
+impl TryFrom<QuestionRow> for Question {
+    type Error = sqlx::Error;
+
+    /// A stored key is checked like a new one: a row that fails is a corrupt database.
+    fn try_from(r: QuestionRow) -> Result<Self, sqlx::Error> {
+        let key = Key::from_fields(r.kind, &r.answer_key.0, r.options.0.len()).map_err(|e| {
+            sqlx::Error::Decode(format!("question {}: stored key: {e}", r.id).into())
+        })?;
+        Ok(Question {
             id: r.id,
             prompt: r.prompt,
             options: r.options.0,
-            correct_option: r.correct_option,
             points: r.points,
-        }
+            key,
+        })
     }
 }
 

@@ -43,6 +43,7 @@ const ADMIN_VIEW: &[&str] = &[
     "server_time",
     "results",
     "is_active",
+    "shuffle",
     "questions",
 ];
 const STUDENT_VIEW: &[&str] = &[
@@ -135,7 +136,14 @@ async fn create_contest_returns_admin_view(app: &TestApp) {
     for (sent, got) in body["questions"].as_array().unwrap().iter().zip(questions) {
         assert_keys(
             got,
-            &["id", "prompt", "options", "points", "correct_option"],
+            &[
+                "id",
+                "type",
+                "prompt",
+                "options",
+                "points",
+                "correct_option",
+            ],
         );
         id_of(got);
         assert_eq!(got["prompt"], sent["prompt"]);
@@ -461,8 +469,8 @@ async fn get_contest_student_view_hides_answers(app: &TestApp) {
             .iter()
             .zip(created["questions"].as_array().unwrap())
         {
-            assert_keys(got, &["id", "prompt", "options", "points"]);
-            for key in ["id", "prompt", "options", "points"] {
+            assert_keys(got, &["id", "type", "prompt", "options", "points"]);
+            for key in ["id", "type", "prompt", "options", "points"] {
                 assert_eq!(got[key], full[key], "{key}");
             }
         }

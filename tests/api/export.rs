@@ -77,7 +77,23 @@ fn parse(status: StatusCode, headers: &HeaderMap, text: &str) -> Vec<Vec<String>
         .map(|r| r.expect("a CSV record").iter().map(String::from).collect())
         .collect();
     assert!(!rows.is_empty(), "a header row at least");
-    assert_eq!(rows.remove(0), HEADER, "the header row");
+    let header = rows.remove(0);
+    assert_eq!(
+        header[..HEADER.len()],
+        HEADER,
+        "the header row begins with the fixed columns"
+    );
+    // Then an answer and a points column per question.
+    let per_question = &header[HEADER.len()..];
+    assert!(per_question.len() % 2 == 0, "{header:?}");
+    for pair in per_question.chunks(2) {
+        let id = pair[0].strip_suffix("_answer").expect("q<id>_answer");
+        assert_eq!(pair[1], format!("{id}_points"), "{header:?}");
+    }
+    assert!(
+        rows.iter().all(|r| r.len() == header.len()),
+        "every record as wide as the header"
+    );
     rows
 }
 
@@ -108,7 +124,7 @@ fn assert_rows_are_the_list(
     assert_eq!(records.len(), listed.len(), "one record per submission");
     for (i, (record, entry)) in records.iter().zip(listed).enumerate() {
         let at = format!("record {i}: {record:?} against {entry}");
-        assert_eq!(record.len(), HEADER.len(), "{at}");
+        assert!(record.len() >= HEADER.len(), "{at}");
         assert_eq!(record[0], str_field(entry, "id"), "{at}");
         assert_eq!(record[1], entry["student_id"].to_string(), "{at}");
         assert_eq!(

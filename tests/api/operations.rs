@@ -478,7 +478,8 @@ async fn submissions_list_is_ordered_with_all_fields(app: &TestApp) {
     // An empty contest lists nothing.
     let (start, end) = open_window();
     let course = contest["course_id"].as_i64().unwrap();
-    let empty = id_of(&app.create_contest(course, start, end, None).await);
+    let empty_view = app.create_contest(course, start, end, None).await;
+    let empty = id_of(&empty_view);
     let (entries, next) = page(app, &admin, empty, "").await;
     assert!(entries.is_empty());
     assert_eq!(next, Value::Null);
@@ -568,44 +569,70 @@ async fn submissions_list_as_csv(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(content_type.starts_with("text/csv"), "{content_type}");
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines[0], "id,student_id,username,score,max_score,submitted_at,answers",
-        "header row"
+    let q = question_ids(&contest);
+    let fixed = "id,student_id,username,score,max_score,submitted_at,answers";
+    let header = format!(
+        "{fixed},q{a}_answer,q{a}_points,q{b}_answer,q{b}_points",
+        a = q[0],
+        b = q[1]
     );
-    assert_eq!(lines.len(), 1 + students.len(), "one line each:\n{text}");
-    for (line, ((student, score), receipt)) in lines[1..].iter().zip(plan.iter().zip(&receipts)) {
-        let fields: Vec<&str> = line.splitn(7, ',').collect();
-        assert_eq!(fields.len(), 7, "{line}");
-        assert_eq!(fields[0], str_field(receipt, "id"), "{line}");
+    assert_eq!(text.lines().next(), Some(header.as_str()), "header row");
+    let records: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("a CSV record"))
+        .collect();
+    assert_eq!(records.len(), students.len(), "one record each:\n{text}");
+    for (fields, ((student, score), receipt)) in records.iter().zip(plan.iter().zip(&receipts)) {
+        let line = format!("{fields:?}");
+        assert_eq!(fields.len(), 11, "{line}");
+        assert_eq!(&fields[0], str_field(receipt, "id"), "{line}");
         assert_eq!(fields[1], student.id.to_string(), "{line}");
-        assert_eq!(fields[2], student.username, "{line}");
+        assert_eq!(&fields[2], student.username, "{line}");
         assert_eq!(fields[3], score.to_string(), "{line}");
-        assert_eq!(fields[4], "3", "{line}");
+        assert_eq!(&fields[4], "3", "{line}");
         assert_eq!(
             parse_time(&json!(fields[5])),
             parse_time(&receipt["submitted_at"]),
             "{line}"
         );
-        // The answers are JSON in one quoted field.
-        let quoted = fields[6];
-        assert!(quoted.starts_with('"') && quoted.ends_with('"'), "{quoted}");
-        let json_text = quoted[1..quoted.len() - 1].replace("\"\"", "\"");
-        let parsed: Value = serde_json::from_str(&json_text).expect("answers as JSON");
+        // The answers as JSON in one field, then each question's answer and points.
+        let parsed: Value = serde_json::from_str(&fields[6]).expect("answers as JSON");
         assert_eq!(parsed, scoring(&contest, *score), "{line}");
+        for (i, question) in contest["questions"].as_array().unwrap().iter().enumerate() {
+            let given = parsed
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["question_id"] == question["id"]);
+            let (answer, points) = match given {
+                Some(a) if a["option"] == question["correct_option"] => {
+                    (a["option"].to_string(), question["points"].to_string())
+                }
+                Some(a) => (a["option"].to_string(), "0".into()),
+                None => (String::new(), "0".into()),
+            };
+            assert_eq!(fields[7 + 2 * i], answer, "{line}");
+            assert_eq!(fields[8 + 2 * i], points, "{line}");
+        }
     }
 
     // No submissions: the header alone.
     let (start, end) = open_window();
     let course = contest["course_id"].as_i64().unwrap();
-    let empty = id_of(&app.create_contest(course, start, end, None).await);
+    let empty_view = app.create_contest(course, start, end, None).await;
+    let empty = id_of(&empty_view);
     let (status, _, text) = app
         .get_text(&list_path(empty, ""), Some(&admin), "text/csv")
         .await;
     assert_eq!(status, StatusCode::OK);
+    let q = question_ids(&empty_view);
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
-        ["id,student_id,username,score,max_score,submitted_at,answers"]
+        [format!(
+            "{fixed},q{a}_answer,q{a}_points,q{b}_answer,q{b}_points",
+            a = q[0],
+            b = q[1]
+        )]
     );
 }
 
