@@ -7,7 +7,10 @@ use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 use crate::support::{answers, id_of, question_ids, spawn_app, Db};
 
-both_databases!(; with_db: scores_written_in_points_read_the_same_after_migrating);
+both_databases!(; with_db:
+    scores_written_in_points_read_the_same_after_migrating,
+    contests_from_before_question_types_are_single_choice,
+);
 
 /// Runs `sql` on the app's database from a connection of the test's own.
 async fn execute(db: Db, url: &str, sql: &str) {
@@ -85,5 +88,98 @@ async fn scores_written_in_points_read_the_same_after_migrating(db: Db) {
         }),
         "{stats}"
     );
+    second.stop().await;
+}
+
+/// Migration 3 undone: questions with a `correct_option` column, contests without shuffling.
+const BEFORE_QUESTION_TYPES_SQLITE: &str = "
+    CREATE TABLE questions_old (
+        id INTEGER PRIMARY KEY,
+        contest_id INTEGER NOT NULL REFERENCES contests (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL, prompt TEXT NOT NULL, options TEXT NOT NULL,
+        correct_option INTEGER NOT NULL, points INTEGER NOT NULL CHECK (points >= 0));
+    INSERT INTO questions_old
+        SELECT id, contest_id, position, prompt, options,
+               json_extract(answer_key, '$.correct_option'), points FROM questions;
+    DROP TABLE questions;
+    ALTER TABLE questions_old RENAME TO questions;
+    CREATE UNIQUE INDEX uq_questions_contest_position ON questions (contest_id, position);
+    ALTER TABLE contests DROP COLUMN shuffle_questions;
+    ALTER TABLE contests DROP COLUMN shuffle_options;
+    DELETE FROM _sqlx_migrations WHERE version = 3;";
+const BEFORE_QUESTION_TYPES_POSTGRES: &str = "
+    ALTER TABLE questions ADD COLUMN correct_option INTEGER;
+    UPDATE questions SET correct_option = (answer_key->>'correct_option')::int;
+    ALTER TABLE questions ALTER COLUMN correct_option SET NOT NULL,
+        DROP COLUMN kind, DROP COLUMN answer_key;
+    ALTER TABLE contests DROP COLUMN shuffle_questions, DROP COLUMN shuffle_options;
+    DELETE FROM _sqlx_migrations WHERE version = 3;";
+
+/// A contest stored before question types (migration 3) reads as single-choice questions with
+/// the same keys, unshuffled; its submissions keep their scores, new ones are graded the same,
+/// and its key can be corrected.
+async fn contests_from_before_question_types_are_single_choice(db: Db) {
+    let Some(first) = spawn_app(db).await else {
+        return;
+    };
+    let (contest, students) = first.open_contest_with_students(2, Some("immediate")).await;
+    let id = id_of(&contest);
+    let q = question_ids(&contest);
+    let (status, created) = first
+        .submit(id, &students[0].token, answers(&[(q[0], 1), (q[1], 1)]))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["score"], 1, "{created}");
+    first.stop().await;
+    let undo = match db {
+        Db::Sqlite => BEFORE_QUESTION_TYPES_SQLITE,
+        Db::Postgres => BEFORE_QUESTION_TYPES_POSTGRES,
+    };
+    execute(db, &first.database_url, undo).await;
+
+    let second = first.sibling(&[]).await;
+    let admin = second.admin_token().await;
+    let path = format!("/api/contests/{id}");
+    let (status, view) = second.get(&path, Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(
+        view["shuffle"],
+        json!({"questions": false, "options": false})
+    );
+    for (before, after) in contest["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(view["questions"].as_array().unwrap())
+    {
+        assert_eq!(after["type"], "single", "{view}");
+        for field in ["id", "prompt", "options", "points", "correct_option"] {
+            assert_eq!(after[field], before[field], "{field}: {view}");
+        }
+    }
+    let (status, mine) = second
+        .get(&format!("{path}/my-submission"), Some(&students[0].token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["score"], 1, "{mine}");
+    let (status, created) = second
+        .submit(id, &students[1].token, answers(&[(q[0], 1), (q[1], 0)]))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["score"], 3, "{created}");
+    // The second question's key corrected to option 1: the first student gains its 2 points.
+    let (status, corrected) = second
+        .patch(
+            &format!("{path}/questions/{}", q[1]),
+            Some(&admin),
+            Some(json!({"correct_option": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{corrected}");
+    assert_eq!(corrected["regraded"], 2, "{corrected}");
+    let (_, mine) = second
+        .get(&format!("{path}/my-submission"), Some(&students[0].token))
+        .await;
+    assert_eq!(mine["score"], 3, "{mine}");
     second.stop().await;
 }

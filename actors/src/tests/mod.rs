@@ -35,6 +35,8 @@ impl Handler<Crash> for ContestActor {
 struct MemoryDb {
     submissions: Mutex<HashMap<(Id, Id), crate::Score>>,
     down: AtomicBool,
+    /// Held by a test to keep batches from committing.
+    held: tokio::sync::Mutex<()>,
 }
 
 impl SnapshotSource for MemoryDb {
@@ -84,6 +86,7 @@ impl SubmissionSink for MemoryDb {
         rows: &'a [SubmissionRow],
     ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
         Box::pin(async move {
+            let _held = self.held.lock().await;
             if self.down.load(Ordering::SeqCst) {
                 return Err(SinkError {
                     transient: true,
@@ -261,5 +264,100 @@ async fn a_full_mailbox_answers_overloaded_and_drains() {
         handle.published().depth.load(Ordering::SeqCst),
         0,
         "the count drains"
+    );
+}
+
+/// A key correction answers only once the claims graded with the old key are written, and
+/// claims made after it are graded with the new key.
+#[actix_rt::test]
+async fn a_key_correction_waits_for_claims_graded_with_the_old_key() {
+    use crate::grading::{Key, Response};
+    use crate::model::Answer;
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    let answer = |student| Submit {
+        student,
+        answers: vec![Answer {
+            question_id: 10,
+            response: Response::Option(0),
+        }],
+    };
+    let held = db.held.lock().await;
+    // Graded with the old key (correct: 1), its write held back.
+    let old = tokio::spawn({
+        let rt = rt.clone();
+        async move { rt.ask(1, answer(5)).await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while rt
+        .ask(1, crate::GetFigures)
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+        .pending
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "the claim is made");
+        tokio::task::yield_now().await;
+    }
+    let correction = tokio::spawn({
+        let rt = rt.clone();
+        async move {
+            rt.apply(
+                1,
+                crate::Change::Key {
+                    question_id: 10,
+                    key: Key::Single { correct: 0 },
+                    points: 2,
+                },
+            )
+            .await
+        }
+    });
+    while rt
+        .ask(1, crate::GetFigures)
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+        .max_score
+        != crate::Score::from_points(2)
+    {
+        assert!(std::time::Instant::now() < deadline, "the key changes");
+        tokio::task::yield_now().await;
+    }
+    // A claim after the correction is graded with the new key (its write is held too).
+    let new = tokio::spawn({
+        let rt = rt.clone();
+        async move { rt.ask(1, answer(6)).await }
+    });
+    while rt
+        .ask(1, crate::GetFigures)
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+        .pending
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second claim is made"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(!correction.is_finished(), "waits for the old key's claim");
+    drop(held);
+    tokio::time::timeout(Duration::from_secs(5), correction)
+        .await
+        .expect("answers once the claim is written")
+        .unwrap();
+    let old = old.await.unwrap().unwrap().unwrap();
+    let new = new.await.unwrap().unwrap().unwrap();
+    assert_eq!(old.score.map(|s| s.0), Some(crate::Score(0)));
+    assert_eq!(
+        new.score,
+        Some((crate::Score::from_points(2), crate::Score::from_points(2)))
     );
 }
