@@ -2017,12 +2017,15 @@ async fn key_correction_refusals(app: &TestApp) {
     assert_score(&mine["score"], 300, "unchanged");
 }
 
-/// Two hundred students submit, a few dozen at a time; once fifty have their answer, the key
-/// of the first question is corrected. In the end every stored score is the new key's.
+/// A hundred and eighty students submit, a few dozen at a time; once fifty have their answer,
+/// the key of the first question is corrected. Twenty more submit once the correction has
+/// answered. In the end every stored score is the new key's.
 async fn regrade_during_a_burst_of_submissions(app: &TestApp) {
     const STUDENTS: usize = 200;
     const PATCH_AFTER: usize = 50;
     const IN_FLIGHT: usize = 24;
+    /// Students held back until the correction has answered.
+    const AFTER: usize = 20;
     let (course, students) = course_with(app, STUDENTS).await;
     let questions = json!([
         { "prompt": "q0", "options": ["a", "b", "c", "d"], "correct_option": 0 },
@@ -2050,7 +2053,8 @@ async fn regrade_during_a_burst_of_submissions(app: &TestApp) {
 
     let acknowledged = AtomicUsize::new(0);
     let acknowledged = &acknowledged;
-    let submissions = stream::iter(students.iter().zip(&plans).enumerate())
+    let burst = STUDENTS - AFTER;
+    let submissions = stream::iter(students.iter().zip(&plans).enumerate().take(burst))
         .map(|(i, (student, plan))| async move {
             let started = Instant::now();
             let resp = app.submit(id, &student.token, plan.clone()).await;
@@ -2097,7 +2101,7 @@ async fn regrade_during_a_burst_of_submissions(app: &TestApp) {
         "burst ({:?}): {done_before} answered before the PATCH, {in_flight} after it went out, \
          {} sent after its answer; regraded {regraded}",
         app.db,
-        STUDENTS - started_before
+        burst - started_before
     );
 
     for (i, started, done, (status, receipt)) in &results {
@@ -2123,6 +2127,21 @@ async fn regrade_during_a_burst_of_submissions(app: &TestApp) {
         .filter(|p| expected_cents(&old_key, p) != expected_cents(&new_key, p))
         .count();
     assert!(differ >= STUDENTS / 2, "the keys tell most students apart");
+
+    // Those who submit after the correction's answer are graded with the new key.
+    let late = futures::future::join_all(
+        students
+            .iter()
+            .zip(&plans)
+            .skip(burst)
+            .map(|(student, plan)| app.submit(id, &student.token, plan.clone())),
+    )
+    .await;
+    for ((status, receipt), plan) in late.iter().zip(&plans[burst..]) {
+        assert_eq!(*status, StatusCode::CREATED, "{receipt}");
+        let what = format!("a 201 after the correction {receipt}");
+        assert_score(&receipt["score"], expected_cents(&new_key, plan), &what);
+    }
 
     // Every stored score is the new key's.
     let rows = app.all_submissions(id).await;
