@@ -19,6 +19,7 @@ mod migrations;
 mod observability;
 mod operations;
 mod proxy;
+mod questions;
 mod quotas;
 mod runtime;
 mod shutdown;
