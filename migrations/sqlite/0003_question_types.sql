@@ -3,7 +3,7 @@
 -- {"answer"} | {"accepted"}); questions stored before are `single`. Contests may shuffle.
 -- SQLite cannot drop a column that other columns' rules mention, so the table is rebuilt.
 CREATE TABLE questions_typed (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT, -- ids of replaced questions are never reused
     contest_id INTEGER NOT NULL REFERENCES contests (id) ON DELETE CASCADE,
     position   INTEGER NOT NULL,
     kind       TEXT    NOT NULL CHECK (kind IN ('single', 'multiple', 'numeric', 'text')),
