@@ -104,16 +104,20 @@ impl Pieces {
             heads,
             shuffled_options: questions
                 .iter()
-                .map(|q| match shuffle.options && q.kind().has_options() {
-                    true => q.options.len(),
-                    false => 0,
+                .map(|q| {
+                    if shuffle.options && q.kind().has_options() {
+                        q.options.len()
+                    } else {
+                        0
+                    }
                 })
                 .collect(),
             in_order: in_order.into_boxed_str(),
         })
     }
 
-    fn len(&self) -> usize {
+    /// About how many bytes a rendering takes (room for `option_order`s included).
+    fn size_hint(&self) -> usize {
         self.in_order.len() + self.heads.len() * 32
     }
 
@@ -123,9 +127,10 @@ impl Pieces {
             out.extend_from_slice(self.in_order.as_bytes());
             return;
         };
-        let order = match shuffle.questions {
-            true => question_order(contest, student, &self.ids),
-            false => (0..self.ids.len()).collect(),
+        let order = if shuffle.questions {
+            question_order(contest, student, &self.ids)
+        } else {
+            (0..self.ids.len()).collect()
         };
         out.push(b'[');
         for (n, &i) in order.iter().enumerate() {
@@ -206,7 +211,7 @@ impl StudentView {
         // document is usually written with one allocation.
         let listed = match status {
             ContestStatus::Upcoming => 2,
-            ContestStatus::Open | ContestStatus::Closed => fixed.questions.len(),
+            ContestStatus::Open | ContestStatus::Closed => fixed.questions.size_hint(),
         };
         let mut out = Vec::with_capacity(listed + fixed.title.len() + 256);
         // The object without its closing brace, then the questions.

@@ -119,10 +119,17 @@ async fn correct(
             },
         )
         .await;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "question": AdminQuestion::new(&question),
-        "regraded": count,
-    })))
+    Ok(HttpResponse::Ok().json(Corrected {
+        question: AdminQuestion::new(&question),
+        regraded: count,
+    }))
+}
+
+/// The answer to a key correction.
+#[derive(Serialize)]
+struct Corrected<'a> {
+    question: AdminQuestion<'a>,
+    regraded: usize,
 }
 
 /// Admins get the admin view from the database; students get the warm actor's student view,
