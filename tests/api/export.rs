@@ -85,7 +85,7 @@ fn parse(status: StatusCode, headers: &HeaderMap, text: &str) -> Vec<Vec<String>
     );
     // Then an answer and a points column per question.
     let per_question = &header[HEADER.len()..];
-    assert!(per_question.len() % 2 == 0, "{header:?}");
+    assert!(per_question.len().is_multiple_of(2), "{header:?}");
     for pair in per_question.chunks(2) {
         let id = pair[0].strip_suffix("_answer").expect("q<id>_answer");
         assert_eq!(pair[1], format!("{id}_points"), "{header:?}");
