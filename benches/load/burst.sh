@@ -16,6 +16,7 @@ cargo build --release -p contestd -p contestd-load >&2
 students=${STUDENTS:-50000}
 inflight=${INFLIGHT:-256}
 out=${OUT:-target/load}
+target=${CARGO_TARGET_DIR:-target}
 mkdir -p "$out"
 port=${PORT:-18091}
 password=load-admin-password
@@ -32,7 +33,7 @@ fresh_server() {
     local db=${url##*/}
     psql "${url%/*}/postgres" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >&2
   fi
-  RUST_LOG=warn "${CONTESTD:-target/release/contestd}" serve --database-url "$url" --bind "127.0.0.1:$port" \
+  RUST_LOG=warn "${CONTESTD:-$target/release/contestd}" serve --database-url "$url" --bind "127.0.0.1:$port" \
     --admin-password "$password" --argon2-memory-kib 64 --argon2-iterations 1 \
     --login-per-minute 100000000 --quota-per-minute 100000000 --quota-burst 100000000 \
     >>"$out/burst-server.log" 2>&1 &
@@ -41,7 +42,7 @@ fresh_server() {
   echo "the server did not start; see $out/burst-server.log" >&2
   exit 1
 }
-load() { target/release/contestd-load --host "http://127.0.0.1:$port" --admin-password "$password" \
+load() { "$target/release/contestd-load" --host "http://127.0.0.1:$port" --admin-password "$password" \
   --server-pid "$server" --students "$students" --burst "$inflight" "$@"; }
 
 if [[ -z ${WRK_ONLY:-} ]]; then  # WRK_ONLY=1: the wrk runs only

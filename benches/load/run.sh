@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -p contestd -p contestd-load >&2
 out=${OUT:-target/load}
+target=${CARGO_TARGET_DIR:-target}
 mkdir -p "$out"
 dir=$(mktemp -d)
 url=${DATABASE_URL:-sqlite://$dir/load.db}
@@ -17,13 +18,13 @@ if [[ $url == postgres* ]]; then
 fi
 port=${PORT:-18090}
 password=load-admin-password
-RUST_LOG=warn target/release/contestd serve --database-url "$url" --bind "127.0.0.1:$port" \
+RUST_LOG=warn "$target/release/contestd" serve --database-url "$url" --bind "127.0.0.1:$port" \
   --admin-password "$password" --login-per-minute 1000000 >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 backend=$([[ $url == postgres* ]] && echo postgres || echo sqlite)
-load() { target/release/contestd-load --host "http://127.0.0.1:$port" --admin-password "$password" \
+load() { "$target/release/contestd-load" --host "http://127.0.0.1:$port" --admin-password "$password" \
   --server-pid "$server" "$@" -- --quiet; }
 load --ceiling 64 --json "$out/ceiling-$backend.json"
 for preset in "$@"; do

@@ -2,7 +2,10 @@
 //! then all submit at once through one shared HTTP client with `concurrency` requests in flight.
 //! Goose, with a client per simulated user, tops out well below the server here, so this mode
 //! drives the requests itself and keeps only goose's way of reporting (count, rate, quantiles).
+//! Each student's answers come from the contest's plan (`plan.rs`), so the final check knows
+//! what each acknowledged submission should score.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
@@ -20,6 +23,8 @@ pub struct BurstFigures {
     pub latency: Histogram<u64>,
     /// Every submission, for `--plot`.
     pub samples: Vec<Sample>,
+    /// Students whose submission got a 201 → the score it should have, in hundredths.
+    pub acked: HashMap<String, i64>,
 }
 
 async fn post(
@@ -37,12 +42,20 @@ async fn post(
     Some((status, response.json().await.unwrap_or(Value::Null)))
 }
 
+/// One logged-in student and what they will submit.
+struct Student {
+    username: String,
+    token: String,
+    body: Value,
+    /// The score `body` should earn, in hundredths.
+    expected: i64,
+}
+
 /// Every student logged in, and what each of them will submit where.
 pub struct Ready {
     http: reqwest::Client,
-    tokens: Vec<String>,
+    students: Vec<Student>,
     url: String,
-    body: Value,
 }
 
 /// Logs every student in (not measured) and reads the contest's questions for the answers.
@@ -52,20 +65,20 @@ pub async fn ready(host: &str, setup: &Setup, concurrency: usize) -> Result<Read
         .build()?;
     let login_url = format!("{host}/api/auth/login");
     eprintln!("logging in {} students …", setup.usernames.len());
-    let tokens: Vec<String> = stream::iter(&setup.usernames)
+    let tokens: Vec<(&String, String)> = stream::iter(&setup.usernames)
         .map(|username| {
             let body = json!({"username": username, "password": setup.password});
             let (http, url) = (&http, &login_url);
             async move {
                 let (_, answer) = post(http, url, None, &body).await?;
-                answer["token"].as_str().map(str::to_string)
+                Some((username, answer["token"].as_str()?.to_string()))
             }
         })
         .buffer_unordered(concurrency)
         .filter_map(|token| async move { token })
         .collect()
         .await;
-    let first = tokens.first().ok_or("no student could log in")?;
+    let (_, first) = tokens.first().ok_or("no student could log in")?;
     let view: Value = http
         .get(format!("{host}/api/contests/{}", setup.contest_id))
         .bearer_auth(first)
@@ -73,27 +86,41 @@ pub async fn ready(host: &str, setup: &Setup, concurrency: usize) -> Result<Read
         .await?
         .json()
         .await?;
-    let answers: Vec<Value> = view["questions"]
+    let ids: Vec<i64> = view["questions"]
         .as_array()
         .ok_or("no questions in the contest view")?
         .iter()
-        .map(|q| json!({"question_id": q["id"], "option": 0}))
-        .collect();
-    let body = json!({ "answers": answers });
+        .map(|q| q["id"].as_i64().ok_or("a question without id"))
+        .collect::<Result<_, _>>()?;
+    let mut rng = rand::rng();
+    let students = tokens
+        .into_iter()
+        .map(|(username, token)| {
+            let (answers, expected) = setup.plan.answer(&ids, &mut rng)?;
+            Ok(Student {
+                username: username.clone(),
+                token,
+                body: json!({ "answers": answers }),
+                expected,
+            })
+        })
+        .collect::<Result<_, String>>()?;
     let url = format!("{host}/api/contests/{}/submissions", setup.contest_id);
     Ok(Ready {
         http,
-        tokens,
+        students,
         url,
-        body,
     })
 }
 
 /// For `benches/load/submit.lua`: the tokens (one per line), the body and the URL, in `dir`.
+/// wrk sends one body for everyone: the first student's.
 pub fn write_for_wrk(ready: &Ready, dir: &std::path::Path) -> Result<(), Failed> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("tokens.txt"), ready.tokens.join("\n") + "\n")?;
-    std::fs::write(dir.join("body.json"), serde_json::to_vec(&ready.body)?)?;
+    let tokens: Vec<&str> = ready.students.iter().map(|s| s.token.as_str()).collect();
+    let body = &ready.students.first().ok_or("no student")?.body;
+    std::fs::write(dir.join("tokens.txt"), tokens.join("\n") + "\n")?;
+    std::fs::write(dir.join("body.json"), serde_json::to_vec(body)?)?;
     std::fs::write(dir.join("url"), &ready.url)?;
     Ok(())
 }
@@ -102,17 +129,18 @@ pub fn write_for_wrk(ready: &Ready, dir: &std::path::Path) -> Result<(), Failed>
 pub async fn run(ready: &Ready, concurrency: usize) -> Result<BurstFigures, Failed> {
     let Ready {
         http,
-        tokens,
+        students,
         url,
-        body,
     } = ready;
-    eprintln!("{} students submit at once …", tokens.len());
+    eprintln!("{} students submit at once …", students.len());
     let started = Instant::now();
-    let results: Vec<(Option<u16>, Duration, Duration)> = stream::iter(tokens)
-        .map(|token| async move {
+    let results: Vec<(&Student, Option<u16>, Duration, Duration)> = stream::iter(students)
+        .map(|student| async move {
             let sent = Instant::now();
-            let status = post(http, url, Some(token), body).await.map(|(s, _)| s);
-            (status, sent - started, sent.elapsed())
+            let status = post(http, url, Some(&student.token), &student.body)
+                .await
+                .map(|(s, _)| s);
+            (student, status, sent - started, sent.elapsed())
         })
         .buffer_unordered(concurrency)
         .collect()
@@ -121,7 +149,11 @@ pub async fn run(ready: &Ready, concurrency: usize) -> Result<BurstFigures, Fail
     let mut latency = Histogram::new_with_bounds(1, 600_000_000, 3)?;
     let mut statuses = std::collections::BTreeMap::new();
     let mut samples = Vec::with_capacity(results.len());
-    for (status, at, took) in &results {
+    let mut acked = HashMap::new();
+    for (student, status, at, took) in &results {
+        if *status == Some(201) {
+            acked.insert(student.username.clone(), student.expected);
+        }
         *statuses.entry(status.unwrap_or(0)).or_insert(0) += 1;
         latency.saturating_record((took.as_micros() as u64).max(1));
         samples.push(Sample {
@@ -136,6 +168,7 @@ pub async fn run(ready: &Ready, concurrency: usize) -> Result<BurstFigures, Fail
         statuses,
         latency,
         samples,
+        acked,
     })
 }
 

@@ -8,6 +8,9 @@
 //! measures raw HTTP against `GET /health` instead, the yardstick for every other figure;
 //! `--burst` all the students submitting at once (`--for-wrk`: hand them to wrk instead);
 //! `--plot FILE.svg` draws throughput and p99 latency per operation, second by second.
+//! `--question-mix mixed` gives the contest questions of all four types (the classroom's
+//! default). After a day or a burst, the admin's list of submissions is checked: every
+//! acknowledged submission stored exactly once, with the score its answers should earn.
 //!
 //!   cargo run --release -p contestd-load -- --preset classroom --admin-password …
 //!
@@ -16,11 +19,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod burst;
+mod check;
+mod plan;
 mod plot;
 mod report;
 mod setup;
 mod student;
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -28,6 +34,8 @@ use clap::{Parser, ValueEnum};
 use goose::config::GooseConfiguration;
 use goose::logger::GooseLogFormat;
 use goose::prelude::*;
+use parking_lot::Mutex;
+use plan::QuestionMix;
 use student::health;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -56,6 +64,17 @@ struct Args {
     host: String,
     #[arg(long, value_enum, default_value_t = Preset::Seed)]
     preset: Preset,
+    /// The contest's questions: single-choice only, or all four types with students giving
+    /// right, wrong and partly right answers (default: the preset's; mixed for the classroom).
+    #[arg(long, value_enum)]
+    question_mix: Option<QuestionMix>,
+    /// Questions in the contest (default: 5 single, 8 mixed).
+    #[arg(long)]
+    questions: Option<usize>,
+    /// Write the contest as created (`{"contest_id", "contest": <admin view>}`) to this file,
+    /// e.g. for `benches/load/regrade.sh`.
+    #[arg(long)]
+    setup_out: Option<String>,
     /// Students (default: the preset's).
     #[arg(long)]
     students: Option<usize>,
@@ -131,6 +150,14 @@ impl Preset {
         matches!(self, Preset::Stadium).then_some(60)
     }
 
+    /// The classroom sits a real exam: questions of the four types.
+    fn question_mix(self) -> QuestionMix {
+        match self {
+            Preset::Classroom => QuestionMix::Mixed,
+            Preset::Seed | Preset::Stadium => QuestionMix::Single,
+        }
+    }
+
     fn think_max_ms(self) -> u64 {
         match self {
             Preset::Seed | Preset::Classroom => 5_000,
@@ -142,6 +169,9 @@ impl Preset {
 /// What every simulated student shares: the contest and the students' credentials.
 pub struct Day {
     pub contest_id: i64,
+    pub plan: plan::Plan,
+    /// Students whose submission got a 201 → the score it should have, in hundredths.
+    pub acked: Mutex<HashMap<String, i64>>,
     pub usernames: Vec<String>,
     pub password: String,
     pub think_max: Duration,
@@ -168,10 +198,14 @@ async fn main() -> Result<(), Failed> {
     let host = args.host.trim_end_matches('/').to_string();
     let before = report::ServerFigures::read(&host, args.server_pid).await;
 
+    let mix = args.question_mix.unwrap_or(args.preset.question_mix());
+    let questions = setup::Questions {
+        mix,
+        count: args.questions.unwrap_or(mix.default_questions()),
+    };
     if let Some(concurrency) = args.burst {
         let students = args.students.unwrap_or(args.preset.students());
-        eprintln!("setting up {students} students …");
-        let setup = setup::prepare(&host, &args.admin_password, students).await?;
+        let setup = prepare(&args, &host, students, questions).await?;
         let ready = burst::ready(&host, &setup, concurrency.max(1)).await?;
         if let Some(dir) = &args.for_wrk {
             burst::write_for_wrk(&ready, std::path::Path::new(dir))?;
@@ -190,9 +224,15 @@ async fn main() -> Result<(), Failed> {
         if let Some((a, b)) = batches {
             println!("writer: {} batches", a.saturating_sub(b));
         }
-        return Ok(());
+        let check = check::run(&host, &setup, &figures.acked).await?;
+        println!("{}", check.line());
+        return if check.passed() {
+            Ok(())
+        } else {
+            Err("the final check failed".into())
+        };
     }
-    let (label, metrics, extra) = if let Some(connections) = args.ceiling {
+    let (label, metrics, extra, check) = if let Some(connections) = args.ceiling {
         let attack = GooseAttack::initialize_with_config(goose_config)?
             .register_scenario(scenario!("ceiling").register_transaction(transaction!(health)));
         let attack = configure(
@@ -207,12 +247,12 @@ async fn main() -> Result<(), Failed> {
             format!("ceiling: GET /health, {connections} connections"),
             attack.execute().await?,
             None,
+            None,
         )
     } else {
         let students = args.students.unwrap_or(args.preset.students());
         let think_max = args.think_max_ms.unwrap_or(args.preset.think_max_ms());
-        eprintln!("setting up {students} students …");
-        let setup = setup::prepare(&host, &args.admin_password, students).await?;
+        let setup = prepare(&args, &host, students, questions).await?;
         let ws_base = host.replacen("http", "ws", 1);
         let mode = args.mode.unwrap_or(args.preset.mode());
         let rate = match mode {
@@ -235,8 +275,10 @@ async fn main() -> Result<(), Failed> {
             });
         let _ = DAY.set(Day {
             contest_id: setup.contest_id,
-            usernames: setup.usernames,
-            password: setup.password,
+            plan: setup.plan.clone(),
+            acked: Mutex::new(HashMap::new()),
+            usernames: setup.usernames.clone(),
+            password: setup.password.clone(),
             think_max: Duration::from_millis(think_max),
             submit_window: window,
             ws_base,
@@ -254,6 +296,11 @@ async fn main() -> Result<(), Failed> {
         )?;
         eprintln!("running the day ({mode:?} loop, {rate} students/s) …");
         let metrics = attack.execute().await?;
+        let acked = DAY
+            .get()
+            .map(|day| std::mem::take(&mut *day.acked.lock()))
+            .unwrap_or_default();
+        let check = check::run(&host, &setup, &acked).await?;
         (
             match window {
                 Some((_, _, w)) => format!(
@@ -265,13 +312,15 @@ async fn main() -> Result<(), Failed> {
                     "{:?}: {students} students, {mode:?} loop, think ≤ {think_max} ms",
                     args.preset
                 ),
-            },
+            } + &format!(", {} {mix:?} questions", questions.count),
             metrics,
             DAY.get().map(|day| day.frames.summary()),
+            Some(check),
         )
     };
     let after = report::ServerFigures::read(&host, args.server_pid).await;
-    let report = report::Report::new(label, &metrics, extra, before, after);
+    let passed = check.as_ref().is_none_or(check::Check::passed);
+    let report = report::Report::new(label, &metrics, extra, before, after, check);
     println!("{}", report.table());
     if let (Some(path), Some(log)) = (&args.plot, &request_log) {
         let samples = plot::read_goose_log(std::path::Path::new(log))?;
@@ -280,7 +329,31 @@ async fn main() -> Result<(), Failed> {
     }
     std::fs::write(&args.json, serde_json::to_vec_pretty(&report)?)?;
     eprintln!("JSON report: {}", args.json);
-    Ok(())
+    if passed {
+        Ok(())
+    } else {
+        Err("the final check failed".into())
+    }
+}
+
+/// Creates the students, course and contest (`setup.rs`), and writes the contest to
+/// `--setup-out`.
+async fn prepare(
+    args: &Args,
+    host: &str,
+    students: usize,
+    questions: setup::Questions,
+) -> Result<setup::Setup, Failed> {
+    eprintln!(
+        "setting up {students} students, {} {:?} questions …",
+        questions.count, questions.mix
+    );
+    let setup = setup::prepare(host, &args.admin_password, students, questions).await?;
+    if let Some(path) = &args.setup_out {
+        let out = serde_json::json!({"contest_id": setup.contest_id, "contest": setup.contest});
+        std::fs::write(path, serde_json::to_vec_pretty(&out)?)?;
+    }
+    Ok(setup)
 }
 
 /// Goose defaults for a run: every user once (`iterations`) at `rate` users per second, or

@@ -8,6 +8,7 @@ use goose::metrics::GooseMetrics;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::check::Check;
 use crate::student::FrameSummary;
 
 #[derive(Debug, Default, Serialize)]
@@ -87,6 +88,8 @@ pub struct Report {
     pub timer: Option<FrameSummary>,
     pub server_before: ServerFigures,
     pub server_after: ServerFigures,
+    /// The final check of the stored submissions (not for the ceiling).
+    pub check: Option<Check>,
 }
 
 impl Report {
@@ -96,6 +99,7 @@ impl Report {
         timer: Option<FrameSummary>,
         server_before: ServerFigures,
         server_after: ServerFigures,
+        check: Option<Check>,
     ) -> Self {
         let seconds = metrics.duration.max(1);
         let mut operations: Vec<Operation> = metrics
@@ -125,6 +129,7 @@ impl Report {
             timer,
             server_before,
             server_after,
+            check,
         }
     }
 
@@ -176,6 +181,9 @@ impl Report {
                 _ => 0.0,
             }
         );
+        if let Some(check) = &self.check {
+            let _ = writeln!(out, "{}", check.line());
+        }
         out
     }
 }

@@ -1,9 +1,10 @@
 //! The day's setting, made through the admin API: N students (bulk), a course they are
-//! enrolled in, and a contest open from now for an hour.
+//! enrolled in, and a contest open from now for an hour, with the questions of `plan.rs`.
 
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 
+use crate::plan::{self, Plan, QuestionMix};
 use crate::Failed;
 
 /// Most users `POST /api/users/bulk` (and ids `PUT …/enrollments`) takes at once.
@@ -13,6 +14,12 @@ pub struct Setup {
     pub contest_id: i64,
     pub usernames: Vec<String>,
     pub password: String,
+    /// The questions as created, with what each answer earns.
+    pub plan: Plan,
+    /// The admin's token, for the checks after the run.
+    pub admin_token: String,
+    /// The contest as `POST /api/contests` answered (the admin view).
+    pub contest: Value,
 }
 
 async fn call(request: reqwest::RequestBuilder, body: Value) -> Result<Value, Failed> {
@@ -25,7 +32,19 @@ async fn call(request: reqwest::RequestBuilder, body: Value) -> Result<Value, Fa
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-pub async fn prepare(host: &str, admin_password: &str, students: usize) -> Result<Setup, Failed> {
+/// The contest's questions: `mix` and how many.
+#[derive(Debug, Clone, Copy)]
+pub struct Questions {
+    pub mix: QuestionMix,
+    pub count: usize,
+}
+
+pub async fn prepare(
+    host: &str,
+    admin_password: &str,
+    students: usize,
+    questions: Questions,
+) -> Result<Setup, Failed> {
     let http = reqwest::Client::new();
     let login = call(
         http.post(format!("{host}/api/auth/login")),
@@ -68,22 +87,31 @@ pub async fn prepare(host: &str, admin_password: &str, students: usize) -> Resul
         .await?;
     }
     let now = Utc::now();
-    let questions: Vec<Value> = (0..5)
-        .map(|i| json!({"prompt": format!("q{i}"), "options": ["a", "b", "c"], "correct_option": i % 3}))
-        .collect();
+    let planned = plan::questions(questions.mix, questions.count);
+    let bodies: Vec<&Value> = planned.iter().map(|q| &q.body).collect();
     let contest = call(
         http.post(format!("{host}/api/contests"))
             .bearer_auth(&admin),
         json!({
             "course_id": course_id, "title": format!("load {run}"),
             "start_time": now - TimeDelta::seconds(1), "end_time": now + TimeDelta::hours(1),
-            "questions": questions,
+            "questions": bodies,
         }),
     )
-    .await?;
+    .await
+    .map_err(|e| format!("creating the contest ({:?} questions): {e}", questions.mix))?;
+    let ids: Vec<i64> = contest["questions"]
+        .as_array()
+        .ok_or("no questions in the created contest")?
+        .iter()
+        .map(|q| q["id"].as_i64().ok_or("a question without id"))
+        .collect::<Result<_, _>>()?;
     Ok(Setup {
         contest_id: contest["id"].as_i64().ok_or("no contest id")?,
         usernames,
         password,
+        plan: Plan::new(planned, &ids)?,
+        admin_token: admin,
+        contest,
     })
 }

@@ -115,7 +115,7 @@ async fn call(
     name: &str,
     body: Option<Value>,
     ok: &[u16],
-) -> Result<Option<Value>, Box<TransactionError>> {
+) -> Result<Answer, Box<TransactionError>> {
     let mut builder = user.get_request_builder(&method, path)?;
     if let Some(session) = user.get_session_data::<Session>() {
         builder = builder.bearer_auth(&session.token);
@@ -132,14 +132,24 @@ async fn call(
         .build();
     let mut answer = user.request(request).await?;
     let Ok(response) = answer.response else {
-        return Ok(None);
+        return Ok(Answer::default());
     };
     let status = response.status().as_u16();
     if status != ok[0] && ok.contains(&status) {
         // An expected refusal (a second submission's 409) is not an error of the run.
         user.set_success(&mut answer.request)?;
     }
-    Ok(response.json::<Value>().await.ok())
+    Ok(Answer {
+        status: Some(status),
+        body: response.json::<Value>().await.ok(),
+    })
+}
+
+/// A request's answer: its status (none when no answer came) and its JSON body.
+#[derive(Default)]
+struct Answer {
+    status: Option<u16>,
+    body: Option<Value>,
 }
 
 /// Idle connections are dropped before the server's 5 s keep-alive ends, so a request never
@@ -165,7 +175,7 @@ async fn login(user: &mut GooseUser) -> TransactionResult {
         &[200],
     )
     .await?;
-    if let Some(token) = answer.as_ref().and_then(|a| a["token"].as_str()) {
+    if let Some(token) = answer.body.as_ref().and_then(|a| a["token"].as_str()) {
         user.set_session_data(Session {
             token: token.to_string(),
             questions: Vec::new(),
@@ -202,6 +212,7 @@ async fn view_contest(user: &mut GooseUser) -> TransactionResult {
     )
     .await?;
     let questions = view
+        .body
         .as_ref()
         .and_then(|v| v["questions"].as_array())
         .map(|qs| qs.iter().filter_map(|q| q["id"].as_i64()).collect())
@@ -268,14 +279,16 @@ async fn think(_: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+/// Answers every question of the student's view with an answer of its type's shape (right,
+/// wrong or partly right: `plan.rs`), and notes the score it should earn once it is acknowledged.
 async fn submit(user: &mut GooseUser) -> TransactionResult {
-    let answers: Vec<Value> = session(user)?
-        .questions
-        .iter()
-        .map(|q| json!({"question_id": q, "option": 0}))
-        .collect();
-    let path = format!("/api/contests/{}/submissions", day()?.contest_id);
-    call(
+    let day = day()?;
+    let (answers, expected) = day
+        .plan
+        .answer(&session(user)?.questions, &mut rand::rng())
+        .map_err(|e| Box::new(TransactionError::Custom(e)))?;
+    let path = format!("/api/contests/{}/submissions", day.contest_id);
+    let answer = call(
         user,
         GooseMethod::Post,
         &path,
@@ -284,6 +297,10 @@ async fn submit(user: &mut GooseUser) -> TransactionResult {
         &[201, 409],
     )
     .await?;
+    if answer.status == Some(201) {
+        let username = &day.usernames[user.weighted_users_index % day.usernames.len()];
+        day.acked.lock().insert(username.clone(), expected);
+    }
     Ok(())
 }
 
