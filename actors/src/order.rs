@@ -2,9 +2,7 @@
 //! ids alone (API.md, "Shuffling"): the same on every read, after every restart and on every
 //! node, and never stored. Each item gets a rank from a fixed mixing function of (contest,
 //! question, student[, option]) — not `std`'s hasher, whose algorithm may change between
-//! releases — and the items are sorted by rank.
-//!
-//! Not wired into the views yet (issue 13 lands in steps).
+//! releases — and the items are sorted by rank. The student view (`view.rs`) uses both.
 
 use crate::model::Id;
 

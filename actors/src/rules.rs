@@ -44,7 +44,8 @@ pub struct Figures {
     pub pending: usize,
     pub questions: usize,
     pub max_score: Score,
-    /// Mean score (in points) of the committed submissions whose score this runtime knows.
+    /// Mean score (in points, to two decimals) of the committed submissions whose score this
+    /// runtime knows.
     pub average_score: Option<f64>,
 }
 
@@ -324,8 +325,9 @@ impl ContestState {
             pending: self.pending.len(),
             questions: self.questions.len(),
             max_score: self.max_score,
+            // In points, rounded to hundredths like a score (half away from zero).
             average_score: (!self.scores.is_empty())
-                .then(|| self.score_sum as f64 / self.scores.len() as f64 / 100.0),
+                .then(|| (self.score_sum as f64 / self.scores.len() as f64).round() / 100.0),
         }
     }
 }
@@ -700,5 +702,10 @@ mod tests {
             (Score::from_points(4), Score::from_points(7))
         );
         assert_eq!(state.figures().average_score, Some(2.5));
+        // Rounded to hundredths: (4 + 1 + 0.33) / 3 = 1.7766… → 1.78.
+        state.rescored(&[(2, Score(33))], Score::from_points(7));
+        state.found_duplicate(2);
+        state.rescored(&[(2, Score(33))], Score::from_points(7));
+        assert_eq!(state.figures().average_score, Some(1.78));
     }
 }
