@@ -44,8 +44,7 @@ pub struct Figures {
     pub pending: usize,
     pub questions: usize,
     pub max_score: Score,
-    /// Mean score (in points, to two decimals) of the committed submissions whose score this
-    /// runtime knows.
+    /// Mean score (in points) of the committed submissions whose score this runtime knows.
     pub average_score: Option<f64>,
 }
 
@@ -325,9 +324,10 @@ impl ContestState {
             pending: self.pending.len(),
             questions: self.questions.len(),
             max_score: self.max_score,
-            // In points, rounded to hundredths like a score (half away from zero).
+            // One division of exact integers, so the mean is correctly rounded and prints
+            // without noise (10.394721, not 10.394720999999999).
             average_score: (!self.scores.is_empty())
-                .then(|| (self.score_sum as f64 / self.scores.len() as f64).round() / 100.0),
+                .then(|| self.score_sum as f64 / (self.scores.len() as f64 * 100.0)),
         }
     }
 }
@@ -702,10 +702,13 @@ mod tests {
             (Score::from_points(4), Score::from_points(7))
         );
         assert_eq!(state.figures().average_score, Some(2.5));
-        // Rounded to hundredths: (4 + 1 + 0.33) / 3 = 1.7766… → 1.78.
+        // (4 + 1 + 0.33) / 3, as one division.
         state.rescored(&[(2, Score(33))], Score::from_points(7));
         state.found_duplicate(2);
         state.rescored(&[(2, Score(33))], Score::from_points(7));
-        assert_eq!(state.figures().average_score, Some(1.78));
+        assert_eq!(state.figures().average_score, Some(533.0 / 300.0));
+        state.rescored(&[(2, Score(3946))], Score::from_points(7));
+        let average = state.figures().average_score.unwrap();
+        assert_eq!(serde_json::to_string(&average).unwrap(), "14.82");
     }
 }
