@@ -46,8 +46,9 @@ struct Listing {
     announcements: Vec<Announcement>,
 }
 
-/// Admins, and students who may see the contest (the actor's check: active, else `404`;
-/// enrolled, else `403 not_enrolled`). The newest `ANNOUNCEMENTS_LISTED`, newest first.
+/// Admins (any contest, as `GET /api/contests/{id}`: from the store, without loading it), and
+/// students who may see the contest (the actor's check: active, else `404`; enrolled, else
+/// `403 not_enrolled`). The newest `ANNOUNCEMENTS_LISTED`, newest first.
 async fn list(
     caller: Caller,
     store: web::Data<Store>,
@@ -55,8 +56,14 @@ async fn list(
     path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let student = (!caller.is_admin()).then_some(caller.user.id);
-    runtime.ask(id, GetView { student }).await??;
+    if caller.is_admin() {
+        if !store.contest_exists(id).await? {
+            return Err(ApiError::not_found("contest"));
+        }
+    } else {
+        let student = Some(caller.user.id);
+        runtime.ask(id, GetView { student }).await??;
+    }
     let announcements = store.announcements(id).await?;
     Ok(HttpResponse::Ok().json(Listing { announcements }))
 }
