@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 pub use contestd_actors::grading::{Key, Scoring};
 pub use contestd_actors::model::{
-    Answer, Contest, ContestStatus, DraftRow, Id, Question, ResultsPolicy, Shuffle, Snapshot,
-    SubmissionRow,
+    Announcement, Answer, Contest, ContestStatus, DraftRow, Id, Question, ResultsPolicy, Shuffle,
+    Snapshot, SubmissionRow,
 };
 pub use contestd_actors::question::{KeyFields, NumericAnswer, QuestionType};
 
@@ -98,6 +98,28 @@ impl NewCourse {
         }
         storable("code", &self.code)?;
         storable("title", &self.title)
+    }
+}
+
+/// Most characters (code points) an announcement may hold.
+pub const ANNOUNCEMENT_MAX_CHARS: usize = 2000;
+
+/// `POST /api/contests/{id}/announcements`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAnnouncement {
+    pub text: String,
+}
+
+impl NewAnnouncement {
+    /// 1–2,000 code points, not only whitespace, no U+0000. The text is kept as sent.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.text.trim().is_empty() || self.text.chars().count() > ANNOUNCEMENT_MAX_CHARS {
+            return Err(format!(
+                "text must be 1 to {ANNOUNCEMENT_MAX_CHARS} characters, not only whitespace"
+            ));
+        }
+        storable("text", &self.text)
     }
 }
 
@@ -545,5 +567,25 @@ mod tests {
         };
         assert!(empty_title.validate().is_err());
         assert!(ContestPatch::default().validate().is_ok());
+    }
+
+    #[test]
+    fn announcements_are_1_to_2000_code_points_of_something() {
+        let check = |text: String| NewAnnouncement { text }.validate();
+        assert!(check("Room 2 moves to room 3".into()).is_ok());
+        assert!(check("ü".repeat(2000)).is_ok(), "counted in code points");
+        assert!(
+            check("😀".repeat(2000)).is_ok(),
+            "astral code points count once"
+        );
+        assert!(check(format!(" {} ", "x".repeat(1998))).is_ok());
+        assert!(check("x".repeat(2001)).is_err());
+        assert!(check(String::new()).is_err());
+        assert!(
+            check(" \t\n\u{3000}\u{a0}".into()).is_err(),
+            "Unicode whitespace only"
+        );
+        let nul = check("a\0b".into()).unwrap_err();
+        assert!(nul.contains("U+0000"), "{nul}");
     }
 }

@@ -17,10 +17,10 @@ use tokio::sync::oneshot;
 
 use crate::grading::{Key, Score};
 use crate::model::{
-    Answer, Contest, ContestStatus, DraftRow, Id, Question, Snapshot, SubmissionRow,
+    Announcement, Answer, Contest, ContestStatus, DraftRow, Id, Question, Snapshot, SubmissionRow,
 };
 use crate::rules::{ContestState, Figures, Refusal};
-use crate::timer::{frame, regraded, FrameKind, Outlet, Subscribers};
+use crate::timer::{announcement, frame, regraded, FrameKind, Outlet, Subscribers};
 use crate::view::StudentView;
 use crate::writer::{WriteOutcome, WriterHandle};
 
@@ -517,6 +517,9 @@ pub enum Change {
     },
     Enrolled(Vec<Id>),
     Unenrolled(Id),
+    /// An announcement was committed: every socket of the contest (students' and admins') gets
+    /// it, serialized once.
+    Announce(Announcement),
 }
 
 impl Handler<Change> for ContestActor {
@@ -535,6 +538,14 @@ impl Handler<Change> for ContestActor {
                 self.update_contest(contest, ctx);
             }
             Change::Contest(_) | Change::Questions(..) => {}
+            Change::Announce(posted) if posted.contest_id == contest_id => {
+                if !self.subscribers.is_empty() {
+                    self.subscribers
+                        .broadcast(&announcement(&posted, crate::now()));
+                    self.publish_subscribers();
+                }
+            }
+            Change::Announce(_) => {}
             Change::Key {
                 question_id,
                 key,

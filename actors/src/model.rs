@@ -220,6 +220,15 @@ impl<'de> Deserialize<'de> for Number {
     }
 }
 
+/// A message from the admins to a contest's room, as stored (API.md, "Announcements").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Announcement {
+    pub id: Id,
+    pub contest_id: Id,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A graded submission, ready to be written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubmissionRow {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::model::{Contest, ContestStatus, Id};
+use crate::model::{Announcement, Contest, ContestStatus, Id};
 
 /// A frame for the sockets; cloning shares the bytes.
 pub type Frame = ByteString;
@@ -69,6 +69,26 @@ pub fn regraded(contest_id: Id, now: DateTime<Utc>) -> Frame {
     let body = RegradedBody {
         kind: "regraded",
         contest_id,
+        server_time: now,
+    };
+    serde_json::to_string(&body).unwrap_or_default().into()
+}
+
+#[derive(Serialize)]
+struct AnnouncementBody<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    announcement: &'a Announcement,
+    server_time: DateTime<Utc>,
+}
+
+/// The frame that brings an announcement to every socket of its contest: the stored fields,
+/// as `POST …/announcements` answered them, and `server_time` (every frame carries it).
+pub fn announcement(announcement: &Announcement, now: DateTime<Utc>) -> Frame {
+    let body = AnnouncementBody {
+        kind: "announcement",
+        announcement,
         server_time: now,
     };
     serde_json::to_string(&body).unwrap_or_default().into()
@@ -251,6 +271,30 @@ mod tests {
                 v["contest_id"].as_i64()
             ),
             (Some("schedule_changed"), Some(0), Some(4))
+        );
+    }
+
+    #[test]
+    fn an_announcement_frame_carries_the_stored_fields_and_the_time() {
+        let created_at = Utc::now() - TimeDelta::seconds(1);
+        let now = Utc::now();
+        let posted = Announcement {
+            id: 9,
+            contest_id: 4,
+            text: "Question 2: read \"km\" as \"m\" — ünïcödé".into(),
+            created_at,
+        };
+        let v: serde_json::Value = serde_json::from_str(&announcement(&posted, now)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "type": "announcement",
+                "id": 9,
+                "contest_id": 4,
+                "text": posted.text,
+                "created_at": created_at,
+                "server_time": now,
+            })
         );
     }
 

@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers stay thin: who is calling, parse, one call into the store or the
 //! runtime, map the answer.
 
+mod announcements;
 mod auth;
 mod contests;
 mod courses;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(submissions::configure_fixed)
                 .configure(contests::configure)
                 .configure(submissions::configure)
+                .configure(announcements::configure)
                 .configure(courses::configure),
         )
         .configure(ws::configure);

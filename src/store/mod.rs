@@ -6,8 +6,9 @@
 //! This file holds what every query shares (the pools, the error and its classification) and
 //! the database's own life (connect, migrate, maintenance, pool figures). The queries live in a
 //! file per subject, each adding its methods to `Store`: `users`, `sessions`, `courses` (with
-//! enrollments), `contests`, `submissions` (with the runtime's snapshot).
+//! enrollments), `contests`, `submissions` (with the runtime's snapshot), `announcements`.
 
+mod announcements;
 mod contests;
 mod courses;
 mod postgres;
@@ -18,6 +19,7 @@ mod sqlite;
 mod submissions;
 mod users;
 
+pub use announcements::ANNOUNCEMENTS_LISTED;
 pub use contests::ContestListing;
 pub use regrade::Regraded;
 pub use rows::{LeaderboardRow, NamedSubmission, Submission};
@@ -40,6 +42,7 @@ pub const INDEXES: &[&str] = &[
     "uq_questions_contest_position",
     "uq_submissions_contest_student",
     "idx_submissions_contest_time",
+    "idx_announcements_contest_time",
 ];
 
 #[derive(Clone)]

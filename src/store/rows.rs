@@ -5,8 +5,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::model::{
-    Answer, Contest, Course, DraftRow, Id, Key, KeyFields, Question, QuestionType, ResultsPolicy,
-    Role, Score, Shuffle, SubmissionRow, User,
+    Announcement, Answer, Contest, Course, DraftRow, Id, Key, KeyFields, Question, QuestionType,
+    ResultsPolicy, Role, Score, Shuffle, SubmissionRow, User,
 };
 
 /// A user as stored, without the password hash. (`UserRow` is the other way: a user to insert.)
@@ -200,4 +200,23 @@ pub struct LeaderboardRow {
     #[sqlx(try_from = "i64")]
     pub score: Score,
     pub submitted_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AnnouncementRow {
+    id: Id,
+    contest_id: Id,
+    text: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<AnnouncementRow> for Announcement {
+    fn from(r: AnnouncementRow) -> Self {
+        Announcement {
+            id: r.id,
+            contest_id: r.contest_id,
+            text: r.text,
+            created_at: r.created_at,
+        }
+    }
 }

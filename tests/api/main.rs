@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+mod announcements;
 mod auth;
 mod contests;
 mod courses;

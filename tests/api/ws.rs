@@ -1,5 +1,7 @@
 //! The live timer over real WebSocket connections.
 
+mod clock;
+
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
@@ -57,7 +59,7 @@ pub(crate) async fn next_frame(socket: &mut Socket, within: Duration) -> Value {
 }
 
 /// Reads frames until one of type `kind`, within `within`.
-async fn frame_of(socket: &mut Socket, kind: &str, within: Duration) -> Value {
+pub(crate) async fn frame_of(socket: &mut Socket, kind: &str, within: Duration) -> Value {
     let deadline = Instant::now() + within;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -70,7 +72,7 @@ async fn frame_of(socket: &mut Socket, kind: &str, within: Duration) -> Value {
 }
 
 /// An open contest with one enrolled student: `(contest id, student token)`.
-async fn contest_with_student(
+pub(crate) async fn contest_with_student(
     app: &TestApp,
     start: chrono::DateTime<chrono::Utc>,
     end: chrono::DateTime<chrono::Utc>,

@@ -361,3 +361,42 @@ async fn a_key_correction_waits_for_claims_graded_with_the_old_key() {
         Some((crate::Score::from_points(2), crate::Score::from_points(2)))
     );
 }
+
+/// An announcement reaches every subscriber of its contest, students' and admins' sockets alike,
+/// as one frame per outlet; one for another contest is not sent.
+#[actix_rt::test]
+async fn an_announcement_reaches_every_subscriber() {
+    use crate::model::Announcement;
+    use crate::{Change, Outlet, Push, Subscribe};
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let outlet = Outlet { id: 77, tx };
+    for (id, student) in [(1, Some(5)), (2, None)] {
+        let subscribe = Subscribe {
+            id,
+            student,
+            outlet: outlet.clone(),
+        };
+        rt.ask(1, subscribe).await.unwrap().unwrap();
+    }
+    let posted = |contest_id| Announcement {
+        id: 3,
+        contest_id,
+        text: "Question 1 is fixed".into(),
+        created_at: Utc::now(),
+    };
+    rt.apply(1, Change::Announce(posted(2))).await;
+    rt.apply(1, Change::Announce(posted(1))).await;
+    // Applied before `apply` returned: everything is in the outlet's channel now.
+    let frames: Vec<serde_json::Value> = std::iter::from_fn(|| rx.try_recv().ok())
+        .filter_map(|push| match push {
+            Push::All(frame) => serde_json::from_str(&frame).ok(),
+            _ => None,
+        })
+        .filter(|v: &serde_json::Value| v["type"] == "announcement")
+        .collect();
+    assert_eq!(frames.len(), 1, "one frame for the outlet: {frames:?}");
+    assert_eq!(frames[0]["contest_id"], 1);
+    assert_eq!(frames[0]["text"], "Question 1 is fixed");
+}

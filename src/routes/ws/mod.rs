@@ -1,13 +1,16 @@
 //! `GET /ws/contests/{id}`: the live timer. Refusals (401, 403, 404) are ordinary HTTP answers
 //! before the upgrade. After it, the socket sits behind its worker thread's outlet for the
 //! contest (see `outlet`), which hands it the contest's frames; one task per socket reads the
-//! client, pings every `ws_ping_secs`, and closes the socket after `ws_timeout_secs` without an
+//! client (answering its clock requests, see `clock`, and ignoring anything else it sends),
+//! pings every `ws_ping_secs`, and closes the socket after `ws_timeout_secs` without an
 //! answer or when the outlet says so (queue full, unenrolled, contest hidden).
 
 mod by_user;
+mod clock;
 mod outlet;
 
 use by_user::UserSockets;
+use clock::Clock;
 use outlet::Handed;
 
 use std::future::Future;
@@ -151,6 +154,7 @@ async fn run_socket(socket: SocketParts, owner: Owner, contest: ContestHandle, w
     let mut ping = tokio::time::interval(ws.ping_every);
     ping.tick().await; // the first tick is immediate
     let mut last_heard = Instant::now();
+    let mut clock = Clock::default();
     let reason = loop {
         tokio::select! {
             // The outlet closed us (queue full, access ended) or let go of us.
@@ -166,7 +170,17 @@ async fn run_socket(socket: SocketParts, owner: Owner, contest: ContestHandle, w
                         break code;
                     }
                 }
+                Some(Ok(Message::Text(text))) => {
+                    last_heard = Instant::now();
+                    // Into the socket's queue behind the frames already there, as they are.
+                    if let Some(reply) = clock.reply(&text, last_heard, chrono::Utc::now()) {
+                        if let Some(code) = queue(session.text(reply)) {
+                            break code;
+                        }
+                    }
+                }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
+                // Pongs, and binary or fragmented messages, which are ignored.
                 Some(Ok(_)) => last_heard = Instant::now(),
             },
             _ = ping.tick() => {
