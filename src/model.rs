@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 pub use contestd_actors::grading::{Key, Scoring};
 pub use contestd_actors::model::{
-    Answer, Contest, ContestStatus, Id, Question, ResultsPolicy, Shuffle, Snapshot, SubmissionRow,
+    Answer, Contest, ContestStatus, DraftRow, Id, Question, ResultsPolicy, Shuffle, Snapshot,
+    SubmissionRow,
 };
 pub use contestd_actors::question::{KeyFields, NumericAnswer, QuestionType};
 
@@ -236,6 +237,8 @@ pub struct NewContest {
     pub results: ResultsPolicy,
     #[serde(default)]
     pub shuffle: Shuffle,
+    #[serde(default)]
+    pub grace_seconds: i64,
     pub questions: Vec<NewQuestion>,
 }
 
@@ -248,6 +251,7 @@ pub struct ContestDraft {
     pub end_time: DateTime<Utc>,
     pub results: ResultsPolicy,
     pub shuffle: Shuffle,
+    pub grace_seconds: i64,
     pub questions: Vec<QuestionDraft>,
 }
 
@@ -258,6 +262,7 @@ impl NewContest {
         let start_time = to_millis(self.start_time);
         let end_time = to_millis(self.end_time);
         validate_window(start_time, end_time)?;
+        validate_grace(self.grace_seconds)?;
         Ok(ContestDraft {
             course_id: self.course_id,
             title: self.title,
@@ -265,6 +270,7 @@ impl NewContest {
             end_time,
             results: self.results,
             shuffle: self.shuffle,
+            grace_seconds: self.grace_seconds,
             questions: validate_questions(self.questions)?,
         })
     }
@@ -285,6 +291,7 @@ pub struct ContestPatch {
     pub start_time: Option<DateTime<Utc>>,
     pub end_time: Option<DateTime<Utc>>,
     pub is_active: Option<bool>,
+    pub grace_seconds: Option<i64>,
     /// Only while the contest is upcoming, like `questions`.
     pub shuffle: Option<ShufflePatch>,
     pub questions: Option<Vec<NewQuestion>>,
@@ -297,6 +304,7 @@ pub struct ContestChange {
     pub start_time: Option<DateTime<Utc>>,
     pub end_time: Option<DateTime<Utc>>,
     pub is_active: Option<bool>,
+    pub grace_seconds: Option<i64>,
     pub shuffle: Option<ShufflePatch>,
     pub questions: Option<Vec<QuestionDraft>>,
 }
@@ -323,11 +331,13 @@ impl ContestPatch {
         if let (Some(start), Some(end)) = (start_time, end_time) {
             validate_window(start, end)?;
         }
+        self.grace_seconds.map_or(Ok(()), validate_grace)?;
         Ok(ContestChange {
             title: self.title,
             start_time,
             end_time,
             is_active: self.is_active,
+            grace_seconds: self.grace_seconds,
             shuffle: self.shuffle,
             questions: self.questions.map(validate_questions).transpose()?,
         })
@@ -367,6 +377,14 @@ impl KeyPatch {
         let key = question.key.corrected(&change, question.options.len())?;
         Ok((key, points))
     }
+}
+
+/// The grace after the end: 0 to 300 seconds.
+fn validate_grace(seconds: i64) -> Result<(), String> {
+    if !(0..=300).contains(&seconds) {
+        return Err("grace_seconds must be 0 to 300".into());
+    }
+    Ok(())
 }
 
 fn validate_title(title: &str) -> Result<(), String> {

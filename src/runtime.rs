@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contestd_actors::{
-    FlushObserver, Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource,
+    Batch, FlushObserver, Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource,
     SubmissionSink, WriterConfig,
 };
 use futures_util::future::BoxFuture;
 
 use crate::config::{cores, RuntimeArgs};
 use crate::error::ApiError;
-use crate::model::{ContestStatus, Id, Snapshot, SubmissionRow};
+use crate::model::{ContestStatus, Id, Snapshot};
 use crate::store::{Store, StoreError};
 
 pub fn start(store: &Store, args: &RuntimeArgs, on_flush: FlushObserver) -> Runtime {
@@ -50,11 +50,8 @@ impl SnapshotSource for Store {
 }
 
 impl SubmissionSink for Store {
-    fn insert_batch<'a>(
-        &'a self,
-        rows: &'a [SubmissionRow],
-    ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
-        Box::pin(async move { self.insert_submissions(rows).await.map_err(sink_error) })
+    fn write_batch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
+        Box::pin(async move { self.write_batch(batch).await.map_err(sink_error) })
     }
 }
 

@@ -89,6 +89,7 @@ impl Application {
             Duration::from_millis(args.protect.health_check_ms),
         );
         let tasks = vec![
+            spawn_draft_catch_up(store.clone(), runtime.get_ref().clone()),
             spawn_session_sweeper(store.clone()),
             quota::spawn_forgetter(quotas.clone()),
             db_checker,
@@ -238,6 +239,25 @@ async fn shutdown_signal() -> &'static str {
             std::future::pending().await
         }
     }
+}
+
+/// Warms every contest holding drafts of students without a submission: their actors submit
+/// the drafts at the deadline, or at once when it passed while no node was running.
+fn spawn_draft_catch_up(store: Store, runtime: Runtime) -> JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        let contests = match store.contests_with_drafts().await {
+            Ok(contests) => contests,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for drafts to submit");
+                return;
+            }
+        };
+        for id in contests {
+            if let Err(e) = runtime.contest(id).await {
+                tracing::warn!(contest_id = id, error = ?e, "could not warm a contest with drafts");
+            }
+        }
+    })
 }
 
 fn spawn_session_sweeper(store: Store) -> JoinHandle<()> {

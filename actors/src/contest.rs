@@ -16,7 +16,9 @@ use std::collections::HashSet;
 use tokio::sync::oneshot;
 
 use crate::grading::{Key, Score};
-use crate::model::{Answer, Contest, ContestStatus, Id, Question, Snapshot, SubmissionRow};
+use crate::model::{
+    Answer, Contest, ContestStatus, DraftRow, Id, Question, Snapshot, SubmissionRow,
+};
 use crate::rules::{ContestState, Figures, Refusal};
 use crate::timer::{frame, regraded, FrameKind, Outlet, Subscribers};
 use crate::view::StudentView;
@@ -150,8 +152,8 @@ impl ContestActor {
         }
     }
 
-    /// Arms a timer for the next start or end, so `started`/`ended` go out on the moment
-    /// rather than at the next tick.
+    /// Arms a timer for the next start, end or deadline, so `started`/`ended` go out and
+    /// drafts become submissions on the moment rather than at the next tick.
     fn arm_edge_timer(&mut self, ctx: &mut Context<Self>) {
         if let Some(timer) = self.edge_timer.take() {
             ctx.cancel_future(timer);
@@ -161,12 +163,14 @@ impl ContestActor {
         let edge = match contest.status(now) {
             ContestStatus::Upcoming => contest.start_time,
             ContestStatus::Open => contest.end_time,
+            ContestStatus::Closed if now < contest.deadline() => contest.deadline(),
             ContestStatus::Closed => return,
         };
         let wait = (edge - now).to_std().unwrap_or_default();
         self.edge_timer = Some(ctx.run_later(wait, |act, ctx| {
             act.edge_timer = None;
             act.announce_edge(crate::now());
+            act.submit_due_drafts(ctx);
             act.arm_edge_timer(ctx);
         }));
     }
@@ -185,8 +189,13 @@ impl Actor for ContestActor {
         // The real bound is our own counter (`Published::depth`, checked by the sender);
         // actix's capacity is not enforced on `send`, so switch it off (0 = unbounded).
         ctx.set_mailbox_capacity(0);
-        ctx.run_interval(self.tick, |act, _| act.on_tick());
+        ctx.run_interval(self.tick, |act, ctx| {
+            act.on_tick();
+            act.submit_due_drafts(ctx);
+        });
         self.arm_edge_timer(ctx);
+        // Loaded after its deadline: the drafts found become submissions now.
+        self.submit_due_drafts(ctx);
     }
 }
 
@@ -224,6 +233,8 @@ macro_rules! counted {
 }
 
 counted!(
+    PutDraft,
+    GetDraft,
     GetView,
     GetContest,
     GetOwnSubmission,
@@ -335,26 +346,121 @@ impl Handler<Submit> for ContestActor {
             }
         };
         Box::pin(
-            fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| {
-                act.resolved(student);
-                let result = match outcome {
-                    Ok(WriteOutcome::Committed) => {
-                        act.state.committed(kept);
-                        Ok(receipt)
-                    }
-                    Ok(WriteOutcome::Duplicate) => {
-                        act.state.found_duplicate(student);
-                        Err(Refusal::AlreadySubmitted)
-                    }
-                    Ok(WriteOutcome::Failed) | Err(_) => {
-                        act.state.release(student);
-                        Err(Refusal::Unavailable("the database is unavailable"))
-                    }
-                };
-                act.published.publish(&act.state);
-                result
+            fut::wrap_future::<_, Self>(waiting)
+                .map(move |outcome, act, _| act.settle(student, kept, outcome).map(|()| receipt)),
+        )
+    }
+}
+
+impl ContestActor {
+    /// Takes a claimed submission's write outcome into the state.
+    fn settle(
+        &mut self,
+        student: Id,
+        row: Arc<SubmissionRow>,
+        outcome: Result<WriteOutcome, oneshot::error::RecvError>,
+    ) -> Result<(), Refusal> {
+        self.resolved(student);
+        let result = match outcome {
+            Ok(WriteOutcome::Committed) => {
+                self.state.committed(row);
+                Ok(())
+            }
+            Ok(WriteOutcome::Duplicate) => {
+                self.state.found_duplicate(student);
+                Err(Refusal::AlreadySubmitted)
+            }
+            Ok(WriteOutcome::Failed) | Err(_) => {
+                self.state.release(student);
+                Err(Refusal::Unavailable("the database is unavailable"))
+            }
+        };
+        self.published.publish(&self.state);
+        result
+    }
+
+    /// Once the deadline has passed, writes every waiting draft as its student's submission
+    /// (`auto`). Runs on the deadline's timer, on every tick (so a failed write is tried
+    /// again) and when the actor starts (a contest loaded after its deadline catches up).
+    fn submit_due_drafts(&mut self, ctx: &mut Context<Self>) {
+        let claims = self.state.due_drafts(crate::now());
+        if claims.is_empty() {
+            return;
+        }
+        tracing::info!(
+            contest_id = self.state.contest().id,
+            drafts = claims.len(),
+            "submitting drafts at the deadline"
+        );
+        for claim in claims {
+            let row = claim.row;
+            let student = row.student_id;
+            let kept = Arc::new(row.clone());
+            match self.writer.submit(row) {
+                Ok(waiting) => {
+                    ctx.spawn(
+                        fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| {
+                            let _ = act.settle(student, kept, outcome);
+                        }),
+                    );
+                }
+                // The queue is full: the next tick tries again.
+                Err(_) => self.state.release(student),
+            }
+        }
+    }
+}
+
+/// Saves the student's draft; the answer comes once it is committed.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Arc<DraftRow>, Refusal>")]
+pub struct PutDraft {
+    pub student: Id,
+    pub answers: Vec<Answer>,
+}
+
+impl Handler<PutDraft> for ContestActor {
+    type Result = ResponseActFuture<Self, Result<Arc<DraftRow>, Refusal>>;
+
+    fn handle(&mut self, msg: PutDraft, _: &mut Context<Self>) -> Self::Result {
+        let row = match self
+            .state
+            .check_draft(msg.student, msg.answers, crate::now())
+        {
+            Ok(row) => Arc::new(row),
+            Err(refusal) => return Box::pin(fut::ready(Err(refusal))),
+        };
+        let waiting = match self.writer.save_draft(row.as_ref().clone()) {
+            Ok(waiting) => waiting,
+            Err(_) => {
+                return Box::pin(fut::ready(Err(Refusal::Unavailable(
+                    "the write queue is full",
+                ))))
+            }
+        };
+        Box::pin(
+            fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| match outcome {
+                Ok(WriteOutcome::Committed) => {
+                    act.state.draft_saved(row.as_ref().clone());
+                    Ok(row)
+                }
+                _ => Err(Refusal::Unavailable("the database is unavailable")),
             }),
         )
+    }
+}
+
+/// The student's draft (`None`: there is none, or they have submitted).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Option<Arc<DraftRow>>, Refusal>")]
+pub struct GetDraft {
+    pub student: Id,
+}
+
+impl Handler<GetDraft> for ContestActor {
+    type Result = Result<Option<Arc<DraftRow>>, Refusal>;
+    fn handle(&mut self, msg: GetDraft, _: &mut Context<Self>) -> Self::Result {
+        self.state.draft(msg.student)
     }
 }
 
@@ -543,7 +649,9 @@ impl Handler<Retire> for ContestActor {
     type Result = bool;
     fn handle(&mut self, msg: Retire, ctx: &mut Context<Self>) -> bool {
         let idle = self.published.idle_ms(Utc::now());
-        let busy = self.state.has_pending() || !self.subscribers.is_empty();
+        // Drafts wait for the deadline here: a cold contest would not submit them on time.
+        let busy =
+            self.state.has_pending() || self.state.has_drafts() || !self.subscribers.is_empty();
         if busy || idle < msg.min_idle_ms {
             return false;
         }

@@ -23,8 +23,8 @@ pub mod writer;
 mod tests;
 
 pub use contest::{
-    Change, GetContest, GetFigures, GetOwnSubmission, GetView, Receipt, Submit, Subscribe,
-    Unsubscribe, Validate,
+    Change, GetContest, GetDraft, GetFigures, GetOwnSubmission, GetView, PutDraft, Receipt, Submit,
+    Subscribe, Unsubscribe, Validate,
 };
 pub use grading::Score;
 pub use handle::{ContestHandle, RuntimeError};
@@ -34,7 +34,7 @@ pub use supervisor::{RuntimeConfig, SnapshotSource};
 pub use timer::{Frame, Outlet, Push};
 pub use view::{AdminView, StudentView};
 pub use writer::{
-    FlushObserver, SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle,
+    Batch, FlushObserver, SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle,
 };
 
 /// The current time to the millisecond, the precision both databases keep.

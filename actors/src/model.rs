@@ -75,6 +75,8 @@ pub struct Contest {
     pub results: ResultsPolicy,
     pub is_active: bool,
     pub shuffle: Shuffle,
+    /// Submissions and draft saves are still accepted this long after the end (0–300).
+    pub grace_seconds: i64,
 }
 
 /// What each student gets in an order of their own (API.md, "Shuffling").
@@ -91,6 +93,18 @@ pub struct Shuffle {
 impl Contest {
     pub fn status(&self, now: DateTime<Utc>) -> ContestStatus {
         ContestStatus::at(self.start_time, self.end_time, now)
+    }
+
+    /// When submissions stop being accepted, and drafts become submissions: the end plus
+    /// the grace.
+    pub fn deadline(&self) -> DateTime<Utc> {
+        self.end_time + chrono::TimeDelta::seconds(self.grace_seconds)
+    }
+
+    /// Whether a submission or a draft save made at `now` is in time: from the start
+    /// (inclusive) to the deadline (exclusive).
+    pub fn accepts(&self, now: DateTime<Utc>) -> bool {
+        self.start_time <= now && now < self.deadline()
     }
 
     /// Whether a student may see scores now.
@@ -216,6 +230,17 @@ pub struct SubmissionRow {
     pub answers: Vec<Answer>,
     pub score: Score,
     pub max_score: Score,
+    /// Made from the student's draft when their window ended.
+    pub auto: bool,
+}
+
+/// A student's work in progress, as saved (`PUT …/draft`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftRow {
+    pub contest_id: Id,
+    pub student_id: Id,
+    pub answers: Vec<Answer>,
+    pub saved_at: DateTime<Utc>,
 }
 
 /// Everything a contest actor needs, read from the database in one go.
@@ -227,4 +252,6 @@ pub struct Snapshot {
     pub enrolled: Vec<Id>,
     /// Students with a committed submission, and their scores.
     pub submitted: Vec<(Id, Score)>,
+    /// The drafts of students without a submission.
+    pub drafts: Vec<DraftRow>,
 }

@@ -9,7 +9,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::grading::{self, Key, Score, Total};
-use crate::model::{Answer, Contest, ContestStatus, Id, Question, Snapshot, SubmissionRow};
+use crate::model::{
+    Answer, Contest, ContestStatus, DraftRow, Id, Question, Snapshot, SubmissionRow,
+};
 use crate::view::StudentView;
 
 /// Why a request is refused; the server maps each to its HTTP status.
@@ -23,7 +25,7 @@ pub enum Refusal {
     NotEnrolled,
     /// 409: a submission exists or is being written.
     AlreadySubmitted,
-    /// 409: before the start or at/after the end.
+    /// 409: before the start or at/after the deadline (the end plus the grace).
     NotOpen(ContestStatus),
     /// 503: the runtime cannot take it now (full queue, database down).
     Unavailable(&'static str),
@@ -62,6 +64,8 @@ pub struct ContestState {
     /// The committed scores this state knows, and their sum in hundredths of a point.
     scores: HashMap<Id, Score>,
     score_sum: i64,
+    /// The committed drafts of students without a submission.
+    drafts: HashMap<Id, Arc<DraftRow>>,
     view: StudentView,
 }
 
@@ -73,6 +77,7 @@ impl ContestState {
             questions,
             enrolled,
             submitted,
+            drafts,
         } = snapshot;
         let question_index = questions
             .iter()
@@ -93,6 +98,10 @@ impl ContestState {
             pending: HashSet::new(),
             scores: submitted.into_iter().collect(),
             score_sum,
+            drafts: drafts
+                .into_iter()
+                .map(|d| (d.student_id, Arc::new(d)))
+                .collect(),
             view,
         })
     }
@@ -143,15 +152,32 @@ impl ContestState {
         if !self.enrolled.contains(&student) {
             return Err(Refusal::NotEnrolled);
         }
+        self.check_slot(student, now)?;
+        Ok(self.claim_graded(student, answers, score, now, false))
+    }
+
+    /// A student who has not submitted (nor is being written) and whose window takes a
+    /// submission or a draft at `now`.
+    fn check_slot(&self, student: Id, now: DateTime<Utc>) -> Result<(), Refusal> {
         if self.submitted.contains(&student) || self.pending.contains(&student) {
             return Err(Refusal::AlreadySubmitted);
         }
-        let status = self.contest.status(now);
-        if status != ContestStatus::Open {
-            return Err(Refusal::NotOpen(status));
+        if !self.contest.accepts(now) {
+            return Err(Refusal::NotOpen(self.contest.status(now)));
         }
+        Ok(())
+    }
+
+    fn claim_graded(
+        &mut self,
+        student: Id,
+        answers: Vec<Answer>,
+        score: Score,
+        now: DateTime<Utc>,
+        auto: bool,
+    ) -> Claim {
         self.pending.insert(student);
-        Ok(Claim {
+        Claim {
             row: SubmissionRow {
                 // Time-ordered, so each batch appends to the primary-key index instead of
                 // touching a random page per row.
@@ -162,8 +188,93 @@ impl ContestState {
                 answers,
                 score,
                 max_score: self.max_score,
+                auto,
             },
+        }
+    }
+
+    /// Checks a draft save like a submission (the same refusals, in the same order) and
+    /// returns the row to write.
+    pub fn check_draft(
+        &self,
+        student: Id,
+        answers: Vec<Answer>,
+        now: DateTime<Utc>,
+    ) -> Result<DraftRow, Refusal> {
+        if !self.contest.is_active {
+            return Err(Refusal::NotFound);
+        }
+        self.grade(&answers)?;
+        if !self.enrolled.contains(&student) {
+            return Err(Refusal::NotEnrolled);
+        }
+        self.check_slot(student, now)?;
+        Ok(DraftRow {
+            contest_id: self.contest.id,
+            student_id: student,
+            answers,
+            saved_at: now,
         })
+    }
+
+    /// A draft is committed; it replaces an older one (saves commit in order, but a reload may
+    /// have read a newer one).
+    pub fn draft_saved(&mut self, row: DraftRow) {
+        if self.submitted.contains(&row.student_id) {
+            return;
+        }
+        let newer = self
+            .drafts
+            .get(&row.student_id)
+            .is_none_or(|d| d.saved_at <= row.saved_at);
+        if newer {
+            self.drafts.insert(row.student_id, Arc::new(row));
+        }
+    }
+
+    /// The student's draft, while they have not submitted.
+    pub fn draft(&self, student: Id) -> Result<Option<Arc<DraftRow>>, Refusal> {
+        self.check_access(student)?;
+        if self.submitted.contains(&student) || self.pending.contains(&student) {
+            return Ok(None);
+        }
+        Ok(self.drafts.get(&student).cloned())
+    }
+
+    /// Once the deadline has passed, the drafts of enrolled students without a submission,
+    /// claimed as their (automatic) submissions and graded with the current key. Drafts of
+    /// students no longer enrolled are dropped: they could not submit either.
+    pub fn due_drafts(&mut self, now: DateTime<Utc>) -> Vec<Claim> {
+        if now < self.contest.deadline() || self.drafts.is_empty() {
+            return Vec::new();
+        }
+        let (gone, due): (Vec<Arc<DraftRow>>, Vec<Arc<DraftRow>>) = self
+            .drafts
+            .values()
+            .filter(|d| !self.pending.contains(&d.student_id))
+            .cloned()
+            .partition(|d| {
+                self.submitted.contains(&d.student_id) || !self.enrolled.contains(&d.student_id)
+            });
+        for draft in gone {
+            self.drafts.remove(&draft.student_id);
+        }
+        let grader = Grader::new(&self.questions);
+        let graded: Vec<(Id, Score)> = due
+            .iter()
+            .map(|d| (d.student_id, grader.score(&d.answers)))
+            .collect();
+        due.into_iter()
+            .zip(graded)
+            .map(|(draft, (student, score))| {
+                self.claim_graded(student, draft.answers.clone(), score, now, true)
+            })
+            .collect()
+    }
+
+    /// Drafts still waiting for the deadline (or to be written as submissions).
+    pub fn has_drafts(&self) -> bool {
+        !self.drafts.is_empty()
     }
 
     /// The score of `answers`, or why they do not fit this contest.
@@ -201,6 +312,7 @@ impl ContestState {
         let student = row.student_id;
         self.pending.remove(&student);
         self.submitted.insert(student);
+        self.drafts.remove(&student);
         self.set_score(student, row.score);
         self.committed_rows.insert(student, row);
     }
@@ -220,6 +332,7 @@ impl ContestState {
     pub fn found_duplicate(&mut self, student: Id) {
         self.pending.remove(&student);
         self.submitted.insert(student);
+        self.drafts.remove(&student);
     }
 
     /// The write failed: the student may try again.
@@ -385,6 +498,7 @@ mod tests {
                 results: ResultsPolicy::Immediate,
                 is_active: true,
                 shuffle: Default::default(),
+                grace_seconds: 0,
             },
             questions: vec![
                 Question {
@@ -404,6 +518,7 @@ mod tests {
             ],
             enrolled: vec![1, 2, 3],
             submitted: vec![(3, Score::from_points(5))],
+            drafts: vec![],
         }
     }
 
@@ -710,5 +825,72 @@ mod tests {
         state.rescored(&[(2, Score(3946))], Score::from_points(7));
         let average = state.figures().average_score.unwrap();
         assert_eq!(serde_json::to_string(&average).unwrap(), "14.82");
+    }
+
+    #[test]
+    fn drafts_are_checked_like_submissions_and_become_them_at_the_deadline() {
+        let now = Utc::now();
+        let mut snap = snapshot(now);
+        snap.contest.grace_seconds = 30;
+        let mut state = ContestState::new(snap).unwrap();
+        let deadline = state.contest().deadline();
+        assert!(matches!(
+            state.check_draft(1, vec![answer(999, 0)], now),
+            Err(Refusal::BadAnswers(_))
+        ));
+        assert_eq!(
+            state.check_draft(42, vec![], now),
+            Err(Refusal::NotEnrolled)
+        );
+        assert_eq!(
+            state.check_draft(3, vec![], deadline),
+            Err(Refusal::AlreadySubmitted),
+            "already submitted comes before the window"
+        );
+        let in_grace = state.contest().end_time + TimeDelta::seconds(1);
+        let saved = state
+            .check_draft(1, vec![answer(100, 1)], in_grace)
+            .unwrap();
+        state.draft_saved(saved.clone());
+        assert_eq!(
+            state.check_draft(1, vec![], deadline),
+            Err(Refusal::NotOpen(ContestStatus::Closed))
+        );
+        // An older save committed late does not replace a newer one.
+        let mut older = saved.clone();
+        older.saved_at -= TimeDelta::seconds(5);
+        older.answers = vec![];
+        state.draft_saved(older);
+        assert_eq!(state.draft(1).unwrap().as_deref(), Some(&saved));
+        // Student 2 has a draft too but submits by hand; 7 is no longer enrolled.
+        let by_hand = state.check_draft(2, vec![], now).unwrap();
+        state.draft_saved(by_hand);
+        let claim = state.claim(2, vec![], now).unwrap();
+        assert_eq!(state.draft(2).unwrap(), None, "a submission ends the draft");
+        state.committed(Arc::new(claim.row));
+        state.enroll(&[7]);
+        let gone = state.check_draft(7, vec![], now).unwrap();
+        state.draft_saved(gone);
+        state.unenroll(7);
+        assert!(state
+            .due_drafts(deadline - TimeDelta::milliseconds(1))
+            .is_empty());
+        let due = state.due_drafts(deadline);
+        assert_eq!(due.len(), 1, "{due:?}");
+        let row = &due[0].row;
+        assert_eq!((row.student_id, row.auto), (1, true));
+        assert_eq!(
+            row.score,
+            Score::from_points(2),
+            "graded with the current key"
+        );
+        assert!(state.due_drafts(deadline).is_empty(), "claimed once");
+        assert_eq!(
+            state.claim(1, vec![], in_grace),
+            Err(Refusal::AlreadySubmitted),
+            "the automatic submission holds the student's one slot"
+        );
+        state.committed(Arc::new(due[0].row.clone()));
+        assert!(!state.has_drafts());
     }
 }

@@ -212,6 +212,7 @@ mod tests {
             results: ResultsPolicy::AfterClose,
             is_active: true,
             shuffle: Default::default(),
+            grace_seconds: 0,
         }
     }
 

@@ -272,6 +272,7 @@ pub struct AdminView<'a> {
     results: ResultsPolicy,
     is_active: bool,
     shuffle: Shuffle,
+    grace_seconds: i64,
     questions: Vec<AdminQuestion<'a>>,
 }
 
@@ -316,6 +317,7 @@ impl<'a> AdminView<'a> {
             results: contest.results,
             is_active: contest.is_active,
             shuffle: contest.shuffle,
+            grace_seconds: contest.grace_seconds,
             questions: questions.iter().map(AdminQuestion::new).collect(),
         }
     }
@@ -342,6 +344,7 @@ mod tests {
             results: ResultsPolicy::Immediate,
             is_active: false,
             shuffle: Shuffle::default(),
+            grace_seconds: 0,
         }
     }
 
@@ -474,7 +477,7 @@ mod tests {
         let view = AdminView::new(&contest, &questions, at("2026-11-28T18:00:00Z"));
         assert_eq!(
             serde_json::to_string(&view).unwrap(),
-            r#"{"id":9,"course_id":3,"title":"Quiz \"one\" – é\n","start_time":"2026-11-28T19:00:00Z","end_time":"2026-11-28T20:30:00.250Z","status":"upcoming","server_time":"2026-11-28T18:00:00Z","results":"immediate","is_active":false,"shuffle":{"questions":false,"options":false},"questions":[{"id":100,"type":"single","prompt":"2 + 2?","options":["3","4"],"points":2,"correct_option":1},{"id":101,"type":"single","prompt":"<b>\\</b>","options":["x","y","z"],"points":0,"correct_option":0}]}"#
+            r#"{"id":9,"course_id":3,"title":"Quiz \"one\" – é\n","start_time":"2026-11-28T19:00:00Z","end_time":"2026-11-28T20:30:00.250Z","status":"upcoming","server_time":"2026-11-28T18:00:00Z","results":"immediate","is_active":false,"shuffle":{"questions":false,"options":false},"grace_seconds":0,"questions":[{"id":100,"type":"single","prompt":"2 + 2?","options":["3","4"],"points":2,"correct_option":1},{"id":101,"type":"single","prompt":"<b>\\</b>","options":["x","y","z"],"points":0,"correct_option":0}]}"#
         );
     }
 

@@ -1,9 +1,11 @@
-//! The WriteBatcher ("pool manager"): one bounded queue of submission rows from every contest,
-//! written as one atomic insert (see the store) when the batch is full or its deadline
-//! passes. Each waiter is answered only after its batch commits (group commit). Rows the
-//! database already has (unique key) are answered `Duplicate` while the rest commit; transient
-//! errors are retried with backoff, then answered `Failed`.
+//! The WriteBatcher ("pool manager"): one bounded queue of rows from every contest —
+//! submissions, and drafts — written in one transaction (see the store) when the batch is full
+//! or its deadline passes. Each waiter is answered only after its batch commits (group commit).
+//! Submissions the database already has (unique key) are answered `Duplicate` while the rest
+//! commit; several saves of one draft in a batch are written once, the last; transient errors
+//! are retried with backoff, then answered `Failed`.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,16 +13,29 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::model::SubmissionRow;
+use crate::model::{DraftRow, Id, SubmissionRow};
 
 /// Where batches go: the server's store implements it.
 pub trait SubmissionSink: Send + Sync + 'static {
-    /// Inserts the rows in one transaction, skipping rows whose (contest, student) already
-    /// exists. Returns, per row in order, whether it was inserted.
-    fn insert_batch<'a>(
-        &'a self,
-        rows: &'a [SubmissionRow],
-    ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>>;
+    /// Writes the batch in one transaction: inserts the submissions, skipping those whose
+    /// (contest, student) already exists, and upserts the drafts. Returns, per submission in
+    /// order, whether it was inserted.
+    fn write_batch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Vec<bool>, SinkError>>;
+}
+
+/// One flush's rows.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub submissions: Vec<SubmissionRow>,
+    /// At most one per (contest, student): the last saved.
+    pub drafts: Vec<DraftRow>,
+}
+
+/// A row for the writer.
+#[derive(Debug, Clone)]
+pub enum Write {
+    Submission(SubmissionRow),
+    Draft(DraftRow),
 }
 
 #[derive(Debug, Clone)]
@@ -120,7 +135,7 @@ impl Shared {
 }
 
 struct Job {
-    row: SubmissionRow,
+    write: Write,
     reply: oneshot::Sender<WriteOutcome>,
 }
 
@@ -135,12 +150,21 @@ pub struct WriterHandle {
 }
 
 impl WriterHandle {
-    /// Queues a row; the receiver answers once its batch is committed (or has failed).
+    /// Queues a submission; the receiver answers once its batch is committed (or has failed).
     pub fn submit(&self, row: SubmissionRow) -> Result<oneshot::Receiver<WriteOutcome>, QueueFull> {
+        self.write(Write::Submission(row))
+    }
+
+    /// Queues a draft; the receiver answers `Committed` once its batch is committed.
+    pub fn save_draft(&self, row: DraftRow) -> Result<oneshot::Receiver<WriteOutcome>, QueueFull> {
+        self.write(Write::Draft(row))
+    }
+
+    fn write(&self, write: Write) -> Result<oneshot::Receiver<WriteOutcome>, QueueFull> {
         let (reply, answer) = oneshot::channel();
         // Counted before the send, so the writer never answers a row not yet counted.
         self.shared.queue(1);
-        if self.tx.try_send(Job { row, reply }).is_err() {
+        if self.tx.try_send(Job { write, reply }).is_err() {
             self.shared.settle(1);
             return Err(QueueFull);
         }
@@ -217,59 +241,64 @@ impl Writer {
         }
     }
 
-    async fn flush(&self, batch: &mut Vec<Job>) {
-        let rows: Vec<SubmissionRow> = batch.iter().map(|j| j.row.clone()).collect();
+    async fn flush(&self, jobs: &mut Vec<Job>) {
+        let batch = batch_of(jobs);
         let started = Instant::now();
-        let outcome = self.insert_with_retry(&rows).await;
+        let outcome = self.write_with_retry(&batch).await;
         let stats = &self.shared.stats;
+        let written = batch.submissions.len() + batch.drafts.len();
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats
             .last_batch_size
-            .store(rows.len() as u64, Ordering::Relaxed);
+            .store(written as u64, Ordering::Relaxed);
         let took = started.elapsed();
         stats
             .last_flush_us
             .store(took.as_micros() as u64, Ordering::Relaxed);
         if let Some(observe) = &self.config.on_flush {
-            (observe.0)(rows.len(), took);
+            (observe.0)(written, took);
         }
+        let answered = jobs.len() as u64;
         match outcome {
             Ok(inserted) => {
-                for (job, inserted) in batch
-                    .drain(..)
-                    .zip(inserted.into_iter().chain(std::iter::repeat(false)))
-                {
-                    let answer = if inserted {
-                        stats.rows.fetch_add(1, Ordering::Relaxed);
-                        WriteOutcome::Committed
-                    } else {
-                        stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                        WriteOutcome::Duplicate
+                stats
+                    .rows
+                    .fetch_add(batch.drafts.len() as u64, Ordering::Relaxed);
+                let mut inserted = inserted.into_iter().chain(std::iter::repeat(false));
+                for job in jobs.drain(..) {
+                    let answer = match job.write {
+                        Write::Draft(_) => WriteOutcome::Committed,
+                        Write::Submission(_) if inserted.next() == Some(true) => {
+                            stats.rows.fetch_add(1, Ordering::Relaxed);
+                            WriteOutcome::Committed
+                        }
+                        Write::Submission(_) => {
+                            stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                            WriteOutcome::Duplicate
+                        }
                     };
                     let _ = job.reply.send(answer);
                 }
             }
             Err(e) => {
-                tracing::error!(rows = rows.len(), error = %e.message, "submission batch failed");
-                stats
-                    .failed_rows
-                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
-                for job in batch.drain(..) {
+                tracing::error!(rows = written, error = %e.message, "write batch failed");
+                stats.failed_rows.fetch_add(answered, Ordering::Relaxed);
+                for job in jobs.drain(..) {
                     let _ = job.reply.send(WriteOutcome::Failed);
                 }
             }
         }
-        self.shared.settle(rows.len() as u64);
+        self.shared.settle(answered);
     }
 
-    async fn insert_with_retry(&self, rows: &[SubmissionRow]) -> Result<Vec<bool>, SinkError> {
+    async fn write_with_retry(&self, batch: &Batch) -> Result<Vec<bool>, SinkError> {
         let mut delay = self.config.backoff;
         let mut attempt = 1;
         loop {
-            match self.sink.insert_batch(rows).await {
+            match self.sink.write_batch(batch).await {
                 Ok(inserted) => return Ok(inserted),
                 Err(e) if e.transient && attempt < self.config.attempts => {
-                    tracing::warn!(attempt, error = %e.message, "submission batch failed, retrying");
+                    tracing::warn!(attempt, error = %e.message, "write batch failed, retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                     attempt += 1;
@@ -278,6 +307,29 @@ impl Writer {
             }
         }
     }
+}
+
+/// The rows of `jobs` to write. Of several saves of one student's draft only the last is
+/// written (the queue keeps their order); all are answered with the batch's outcome.
+fn batch_of(jobs: &[Job]) -> Batch {
+    let mut batch = Batch::default();
+    let mut last_draft: HashMap<(Id, Id), usize> = HashMap::new();
+    for job in jobs {
+        match &job.write {
+            Write::Submission(row) => batch.submissions.push(row.clone()),
+            Write::Draft(row) => {
+                let key = (row.contest_id, row.student_id);
+                match last_draft.get(&key) {
+                    Some(&i) => batch.drafts[i] = row.clone(),
+                    None => {
+                        last_draft.insert(key, batch.drafts.len());
+                        batch.drafts.push(row.clone());
+                    }
+                }
+            }
+        }
+    }
+    batch
 }
 
 #[cfg(test)]
@@ -299,13 +351,16 @@ mod tests {
         fail_next: AtomicU32,
         transient: bool,
         gate: tokio::sync::RwLock<()>,
+        /// The drafts of each batch written.
+        drafts: Mutex<Vec<Vec<DraftRow>>>,
     }
 
     impl SubmissionSink for MemorySink {
-        fn insert_batch<'a>(
+        fn write_batch<'a>(
             &'a self,
-            rows: &'a [SubmissionRow],
+            batch: &'a Batch,
         ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
+            let rows = &batch.submissions;
             Box::pin(async move {
                 let _open = self.gate.read().await;
                 if self.fail_next.load(Ordering::SeqCst) > 0 {
@@ -316,6 +371,7 @@ mod tests {
                     });
                 }
                 self.batches.lock().push(rows.len());
+                self.drafts.lock().push(batch.drafts.clone());
                 let mut keys = self.keys.lock();
                 Ok(rows
                     .iter()
@@ -334,7 +390,42 @@ mod tests {
             answers: vec![],
             score: crate::Score(0),
             max_score: crate::Score(0),
+            auto: false,
         }
+    }
+
+    fn draft(student: Id, saved: i64) -> DraftRow {
+        DraftRow {
+            contest_id: 1,
+            student_id: student,
+            answers: vec![],
+            saved_at: chrono::DateTime::from_timestamp(saved, 0).unwrap(),
+        }
+    }
+
+    /// Saves of one student's draft queued together are written once, the last; every save is
+    /// answered once the batch commits, and submissions in the same batch are written too.
+    #[tokio::test]
+    async fn drafts_in_one_batch_collapse_to_the_last_save() {
+        let sink = Arc::new(MemorySink::default());
+        let shut = sink.gate.write().await;
+        let writer = start_writer(sink.clone(), config());
+        let saves: Vec<_> = [(1, 10), (2, 11), (1, 12), (1, 13)]
+            .into_iter()
+            .map(|(student, at)| writer.save_draft(draft(student, at)).unwrap())
+            .collect();
+        let submitted = writer.submit(row(3)).unwrap();
+        drop(shut);
+        for save in saves {
+            assert_eq!(save.await.unwrap(), WriteOutcome::Committed);
+        }
+        assert_eq!(submitted.await.unwrap(), WriteOutcome::Committed);
+        let written: Vec<DraftRow> = sink.drafts.lock().concat();
+        assert_eq!(
+            written,
+            vec![draft(1, 13), draft(2, 11)],
+            "one row per student, the last"
+        );
     }
 
     fn config() -> WriterConfig {

@@ -14,12 +14,12 @@ use uuid::Uuid;
 use super::{parse_body, parse_id_list, parse_query, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
-use crate::model::{self, Answer, Contest, ContestStatus, Id, Question, Score};
+use crate::model::{self, Answer, Contest, ContestStatus, DraftRow, Id, Question, Score};
 use crate::store::{NamedSubmission, Store, StoreError, Submission};
 use contestd_actors::grading::{Response, Total};
 use contestd_actors::model::Number;
 use contestd_actors::Grader;
-use contestd_actors::{GetContest, GetOwnSubmission, GetView, Runtime, Submit};
+use contestd_actors::{GetContest, GetDraft, GetOwnSubmission, GetView, PutDraft, Runtime, Submit};
 
 /// `/contests/my-submissions-bulk`, which `/contests/{id}` would catch.
 pub fn configure_fixed(cfg: &mut web::ServiceConfig) {
@@ -35,6 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list)),
     )
     .service(web::resource("/contests/{id}/my-submission").route(web::get().to(my_submission)))
+    .service(
+        web::resource("/contests/{id}/draft")
+            .route(web::put().to(put_draft))
+            .route(web::get().to(get_draft)),
+    )
     .service(web::resource("/contests/{id}/leaderboard").route(web::get().to(leaderboard)));
 }
 
@@ -54,6 +59,8 @@ struct SubmitResponse {
     score: Option<Score>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_score: Option<Score>,
+    /// A submission made by hand.
+    auto: bool,
 }
 
 /// The contest actor checks, claims and grades; the answer comes once the row is committed.
@@ -96,7 +103,77 @@ async fn submit(
         submitted_at: receipt.submitted_at,
         score: receipt.score.map(|(score, _)| score),
         max_score: receipt.score.map(|(_, max)| max),
+        auto: false,
     }))
+}
+
+/// A student's draft as the API shows it.
+#[derive(Serialize)]
+struct DraftBody<'a> {
+    contest_id: Id,
+    answers: &'a [Answer],
+    saved_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a DraftRow> for DraftBody<'a> {
+    fn from(d: &'a DraftRow) -> Self {
+        DraftBody {
+            contest_id: d.contest_id,
+            answers: &d.answers,
+            saved_at: d.saved_at,
+        }
+    }
+}
+
+/// Saves the student's draft through the contest actor; the answer comes once it is committed.
+async fn put_draft(
+    caller: Caller,
+    runtime: web::Data<Runtime>,
+    path: web::Path<Id>,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let student = caller.user.id;
+    let request: SubmitRequest = match parse_body(&body.0) {
+        Ok(request) => request,
+        Err(bad_body) => {
+            // The resource comes before the body: a missing contest is 404, not 400.
+            runtime
+                .ask(
+                    id,
+                    GetContest {
+                        student: Some(student),
+                    },
+                )
+                .await??;
+            return Err(bad_body);
+        }
+    };
+    let draft = runtime
+        .ask(
+            id,
+            PutDraft {
+                student,
+                answers: request.answers,
+            },
+        )
+        .await??;
+    Ok(HttpResponse::Ok().json(DraftBody::from(draft.as_ref())))
+}
+
+/// The student's draft, from the contest actor (`404` when there is none, or once submitted).
+async fn get_draft(
+    caller: Caller,
+    runtime: web::Data<Runtime>,
+    path: web::Path<Id>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let student = caller.user.id;
+    let draft = runtime
+        .ask(id, GetDraft { student })
+        .await??
+        .ok_or_else(|| ApiError::not_found("draft"))?;
+    Ok(HttpResponse::Ok().json(DraftBody::from(draft.as_ref())))
 }
 
 /// A student's own submission; scores are `null` until results may be shown.
@@ -109,6 +186,7 @@ struct OwnSubmission {
     answers: Vec<Answer>,
     score: Option<Score>,
     max_score: Option<Score>,
+    auto: bool,
 }
 
 impl OwnSubmission {
@@ -122,6 +200,7 @@ impl OwnSubmission {
             answers: s.answers,
             score: visible.then_some(s.score),
             max_score: visible.then_some(s.max_score),
+            auto: s.auto,
         }
     }
 }
@@ -221,7 +300,7 @@ fn wants_csv(req: &HttpRequest) -> bool {
 }
 
 /// The CSV's first columns, in order; two per question follow (`q<id>_answer`, `q<id>_points`).
-const CSV_HEADER: [&str; 7] = [
+const CSV_HEADER: [&str; 8] = [
     "id",
     "student_id",
     "username",
@@ -229,6 +308,7 @@ const CSV_HEADER: [&str; 7] = [
     "max_score",
     "submitted_at",
     "answers",
+    "auto",
 ];
 
 /// Why a CSV export stopped.
@@ -342,6 +422,7 @@ fn csv_chunk(
             s.submitted_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             serde_json::to_string(&s.answers)?,
+            s.auto.to_string(),
         ];
         for q in questions {
             match s.answers.iter().find(|a| a.question_id == q.id) {

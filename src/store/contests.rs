@@ -36,8 +36,9 @@ impl Store {
         }
         let sql =
             "INSERT INTO contests (course_id, title, start_time, end_time, results, is_active,
-                                         shuffle_questions, shuffle_options, created_at)
-                   VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8) RETURNING id";
+                                         shuffle_questions, shuffle_options, grace_seconds,
+                                         created_at)
+                   VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9) RETURNING id";
         let (id, ids) = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let id: Id = sqlx::query_scalar(sql)
@@ -48,6 +49,7 @@ impl Store {
                 .bind(new.results.as_str())
                 .bind(new.shuffle.questions)
                 .bind(new.shuffle.options)
+                .bind(new.grace_seconds as i32)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -64,6 +66,7 @@ impl Store {
             results: new.results,
             is_active: true,
             shuffle: new.shuffle,
+            grace_seconds: new.grace_seconds,
         };
         Ok(ContestWithQuestions {
             contest,
@@ -114,7 +117,8 @@ impl Store {
                        end_time = COALESCE($4, end_time),
                        is_active = COALESCE($5, is_active),
                        shuffle_questions = COALESCE($6, shuffle_questions),
-                       shuffle_options = COALESCE($7, shuffle_options)
+                       shuffle_options = COALESCE($7, shuffle_options),
+                       grace_seconds = COALESCE($8, grace_seconds)
                    WHERE id = $1 AND COALESCE($3, start_time) < COALESCE($4, end_time)
                    RETURNING EXISTS (SELECT 1 FROM submissions s WHERE s.contest_id = $1)";
         // The start before this change, to tell whether the contest had opened.
@@ -137,6 +141,7 @@ impl Store {
                 .bind(change.is_active)
                 .bind(shuffle.questions)
                 .bind(shuffle.options)
+                .bind(change.grace_seconds.map(|g| g as i32))
                 .fetch_optional(&mut *tx)
                 .await?;
             // The contest exists (read above): no row means the window was refused.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::SetupError;
 use crate::config::DbArgs;
-use crate::model::SubmissionRow;
+use crate::model::{DraftRow, SubmissionRow};
 
 pub(super) async fn connect(args: &DbArgs) -> Result<PgPool, SetupError> {
     PgPoolOptions::new()
@@ -54,14 +54,14 @@ pub(super) async fn optimize(pool: &PgPool) -> Result<Vec<String>, SetupError> {
 
 /// One statement whatever the batch size, so it is parsed and planned once per connection (a
 /// VALUES list of a new length is a new statement), and atomic without BEGIN/COMMIT round trips.
-pub(super) async fn insert_submissions(
-    pool: &PgPool,
+pub(super) async fn insert_submissions<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     rows: &[SubmissionRow],
 ) -> Result<HashSet<Uuid>, sqlx::Error> {
     let sql = "INSERT INTO submissions
-                   (id, contest_id, student_id, submitted_at, answers, score, max_score)
+                   (id, contest_id, student_id, submitted_at, answers, score, max_score, auto)
                SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::timestamptz[],
-                                    $5::jsonb[], $6::int8[], $7::int8[])
+                                    $5::jsonb[], $6::int8[], $7::int8[], $8::bool[])
                ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id";
     let column = |f: fn(&SubmissionRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
     let ids: Vec<Uuid> = sqlx::query_scalar(sql)
@@ -72,7 +72,27 @@ pub(super) async fn insert_submissions(
         .bind(rows.iter().map(|r| Json(&r.answers)).collect::<Vec<_>>())
         .bind(column(|r| r.score.cents()))
         .bind(column(|r| r.max_score.cents()))
-        .fetch_all(pool)
+        .bind(rows.iter().map(|r| r.auto).collect::<Vec<bool>>())
+        .fetch_all(db)
         .await?;
     Ok(ids.into_iter().collect())
+}
+
+/// Upserts the drafts (at most one per contest and student) in one statement.
+pub(super) async fn upsert_drafts<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    rows: &[DraftRow],
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO drafts (contest_id, student_id, answers, saved_at)
+               SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::jsonb[], $4::timestamptz[])
+               ON CONFLICT (contest_id, student_id)
+               DO UPDATE SET answers = excluded.answers, saved_at = excluded.saved_at";
+    sqlx::query(sql)
+        .bind(rows.iter().map(|r| r.contest_id).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|r| r.student_id).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|r| Json(&r.answers)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.saved_at).collect::<Vec<_>>())
+        .execute(db)
+        .await?;
+    Ok(())
 }

@@ -5,8 +5,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::model::{
-    Answer, Contest, Course, Id, Key, KeyFields, Question, QuestionType, ResultsPolicy, Role,
-    Score, Shuffle, SubmissionRow, User,
+    Answer, Contest, Course, DraftRow, Id, Key, KeyFields, Question, QuestionType, ResultsPolicy,
+    Role, Score, Shuffle, SubmissionRow, User,
 };
 
 /// A user as stored, without the password hash. (`UserRow` is the other way: a user to insert.)
@@ -55,7 +55,7 @@ impl From<CourseRow> for Course {
 
 /// The columns `ContestRow` reads, from a table aliased `c`.
 pub const CONTEST_COLUMNS: &str = "c.id, c.course_id, c.title, c.start_time, c.end_time, \
-     c.results, c.is_active, c.shuffle_questions, c.shuffle_options";
+     c.results, c.is_active, c.shuffle_questions, c.shuffle_options, c.grace_seconds";
 
 #[derive(sqlx::FromRow)]
 pub struct ContestRow {
@@ -69,6 +69,7 @@ pub struct ContestRow {
     is_active: bool,
     shuffle_questions: bool,
     shuffle_options: bool,
+    grace_seconds: i32,
 }
 
 impl From<ContestRow> for Contest {
@@ -85,6 +86,7 @@ impl From<ContestRow> for Contest {
                 questions: r.shuffle_questions,
                 options: r.shuffle_options,
             },
+            grace_seconds: i64::from(r.grace_seconds),
         }
     }
 }
@@ -143,6 +145,8 @@ pub struct Submission {
     pub score: Score,
     #[sqlx(try_from = "i64")]
     pub max_score: Score,
+    /// Made from the student's draft when their window ended.
+    pub auto: bool,
 }
 
 impl From<&SubmissionRow> for Submission {
@@ -155,6 +159,27 @@ impl From<&SubmissionRow> for Submission {
             answers: row.answers.clone(),
             score: row.score,
             max_score: row.max_score,
+            auto: row.auto,
+        }
+    }
+}
+
+/// A stored draft.
+#[derive(sqlx::FromRow)]
+pub struct DraftRecord {
+    contest_id: Id,
+    student_id: Id,
+    answers: Json<Vec<Answer>>,
+    saved_at: DateTime<Utc>,
+}
+
+impl From<DraftRecord> for DraftRow {
+    fn from(r: DraftRecord) -> Self {
+        DraftRow {
+            contest_id: r.contest_id,
+            student_id: r.student_id,
+            answers: r.answers.0,
+            saved_at: r.saved_at,
         }
     }
 }

@@ -6,9 +6,12 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::rows::{ContestRow, LeaderboardRow, NamedSubmission, Submission, CONTEST_COLUMNS};
+use super::rows::{
+    ContestRow, DraftRecord, LeaderboardRow, NamedSubmission, Submission, CONTEST_COLUMNS,
+};
 use super::{on_pool, postgres, Result, Store, StoreError, CHUNK};
-use crate::model::{Contest, Id, Score, Snapshot, SubmissionRow};
+use crate::model::{Contest, DraftRow, Id, Score, Snapshot};
+use contestd_actors::Batch;
 
 impl Store {
     /// Everything a contest actor needs: the contest, its questions, the students actively
@@ -19,11 +22,17 @@ impl Store {
         };
         let enrolled_sql = "SELECT student_id FROM enrollments WHERE course_id = $1 AND is_active";
         let submitted_sql = "SELECT student_id, score FROM submissions WHERE contest_id = $1";
+        let drafts_sql = "SELECT d.contest_id, d.student_id, d.answers, d.saved_at FROM drafts d
+                          WHERE d.contest_id = $1 AND NOT EXISTS (SELECT 1 FROM submissions s
+                              WHERE s.contest_id = d.contest_id AND s.student_id = d.student_id)";
         let course_id = full.contest.course_id;
-        let (enrolled, submitted): (Vec<Id>, Vec<(Id, i64)>) = on_pool!(self, pool => {
-            let enrolled = sqlx::query_scalar(enrolled_sql).bind(course_id).fetch_all(pool).await?;
-            let submitted = sqlx::query_as(submitted_sql).bind(contest_id).fetch_all(pool).await?;
-            (enrolled, submitted)
+        let (enrolled, submitted, drafts): (Vec<Id>, Vec<(Id, i64)>, Vec<DraftRecord>) = on_pool!(self, pool => {
+            let enrolled =
+                sqlx::query_scalar(enrolled_sql).bind(course_id).fetch_all(pool).await?;
+            let submitted =
+                sqlx::query_as(submitted_sql).bind(contest_id).fetch_all(pool).await?;
+            let drafts = sqlx::query_as(drafts_sql).bind(contest_id).fetch_all(pool).await?;
+            (enrolled, submitted, drafts)
         });
         // Stored in hundredths of a point.
         let submitted = submitted
@@ -35,21 +44,39 @@ impl Store {
             questions: full.questions,
             enrolled,
             submitted,
+            drafts: drafts.into_iter().map(DraftRow::from).collect(),
         }))
     }
 
-    /// Inserts the rows atomically, skipping those whose (contest, student) is already stored.
-    /// Returns, per row, whether it was inserted.
-    pub async fn insert_submissions(&self, rows: &[SubmissionRow]) -> Result<Vec<bool>> {
+    /// Writes a batch atomically: inserts the submissions, skipping those whose (contest,
+    /// student) is already stored, and upserts the drafts. Returns, per submission, whether it
+    /// was inserted.
+    pub async fn write_batch(&self, batch: &Batch) -> Result<Vec<bool>> {
+        let rows = &batch.submissions;
         let inserted: HashSet<uuid::Uuid> = match self {
-            Store::Postgres(pool) => postgres::insert_submissions(pool, rows).await?,
+            // Submissions alone (the common case) are one statement, atomic without a
+            // transaction's round trips.
+            Store::Postgres(pool) if batch.drafts.is_empty() => {
+                postgres::insert_submissions(pool, rows).await?
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let inserted = if rows.is_empty() {
+                    HashSet::new()
+                } else {
+                    postgres::insert_submissions(&mut *tx, rows).await?
+                };
+                postgres::upsert_drafts(&mut *tx, &batch.drafts).await?;
+                tx.commit().await?;
+                inserted
+            }
             Store::Sqlite(pool) => {
                 let mut inserted = HashSet::with_capacity(rows.len());
                 let mut tx = pool.begin().await?;
                 for chunk in rows.chunks(CHUNK) {
                     let mut q = QueryBuilder::new(
                         "INSERT INTO submissions \
-                         (id, contest_id, student_id, submitted_at, answers, score, max_score) ",
+                         (id, contest_id, student_id, submitted_at, answers, score, max_score, auto) ",
                     );
                     q.push_values(chunk, |mut row, s| {
                         row.push_bind(s.id)
@@ -58,11 +85,28 @@ impl Store {
                             .push_bind(s.submitted_at)
                             .push_bind(sqlx::types::Json(&s.answers))
                             .push_bind(s.score.cents())
-                            .push_bind(s.max_score.cents());
+                            .push_bind(s.max_score.cents())
+                            .push_bind(s.auto);
                     });
                     q.push(" ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id");
                     let ids: Vec<uuid::Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;
                     inserted.extend(ids);
+                }
+                for chunk in batch.drafts.chunks(CHUNK) {
+                    let mut q = QueryBuilder::new(
+                        "INSERT INTO drafts (contest_id, student_id, answers, saved_at) ",
+                    );
+                    q.push_values(chunk, |mut row, d| {
+                        row.push_bind(d.contest_id)
+                            .push_bind(d.student_id)
+                            .push_bind(sqlx::types::Json(&d.answers))
+                            .push_bind(d.saved_at);
+                    });
+                    q.push(
+                        " ON CONFLICT (contest_id, student_id) \
+                         DO UPDATE SET answers = excluded.answers, saved_at = excluded.saved_at",
+                    );
+                    q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 inserted
@@ -71,8 +115,17 @@ impl Store {
         Ok(rows.iter().map(|r| inserted.contains(&r.id)).collect())
     }
 
+    /// The contests holding drafts of students without a submission.
+    pub async fn contests_with_drafts(&self) -> Result<Vec<Id>> {
+        let sql = "SELECT DISTINCT d.contest_id FROM drafts d
+                   WHERE NOT EXISTS (SELECT 1 FROM submissions s
+                       WHERE s.contest_id = d.contest_id AND s.student_id = d.student_id)
+                   ORDER BY d.contest_id";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?)
+    }
+
     pub async fn submission(&self, contest_id: Id, student_id: Id) -> Result<Option<Submission>> {
-        let sql = "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score
+        let sql = "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score, auto
                    FROM submissions WHERE contest_id = $1 AND student_id = $2";
         Ok(on_pool!(self, pool => sqlx::query_as(sql)
             .bind(contest_id)
@@ -90,7 +143,7 @@ impl Store {
     ) -> Result<Vec<(Submission, Contest)>> {
         let (submissions, contests): (Vec<Submission>, Vec<ContestRow>) = on_pool!(self, pool => {
             let mut q = QueryBuilder::new(
-                "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score
+                "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score, auto
                  FROM submissions WHERE student_id = ",
             );
             q.push_bind(student_id).push(" AND contest_id IN (");
@@ -133,7 +186,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<NamedSubmission>> {
         let columns = "s.id, s.contest_id, s.student_id, s.submitted_at, s.answers, s.score,
-                       s.max_score, u.username";
+                       s.max_score, s.auto, u.username";
         let page: Vec<NamedSubmission> = match after {
             None => {
                 let sql = format!(

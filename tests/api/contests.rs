@@ -44,6 +44,7 @@ const ADMIN_VIEW: &[&str] = &[
     "results",
     "is_active",
     "shuffle",
+    "grace_seconds",
     "questions",
 ];
 const STUDENT_VIEW: &[&str] = &[

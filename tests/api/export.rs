@@ -27,7 +27,7 @@ mod postgres_proxy {
     }
 }
 
-const HEADER: [&str; 7] = [
+const HEADER: [&str; 8] = [
     "id",
     "student_id",
     "username",
@@ -35,6 +35,7 @@ const HEADER: [&str; 7] = [
     "max_score",
     "submitted_at",
     "answers",
+    "auto",
 ];
 
 /// What a spreadsheet reads as the start of a formula (OWASP's list).
@@ -140,6 +141,7 @@ fn assert_rows_are_the_list(
         assert_eq!(record[5], rfc3339(time), "{at}");
         let parsed: Value = serde_json::from_str(&record[6]).expect("answers as JSON");
         assert_eq!(parsed, entry["answers"], "{at}");
+        assert_eq!(record[7], entry["auto"].to_string(), "{at}");
     }
 }
 

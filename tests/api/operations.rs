@@ -63,6 +63,7 @@ const LISTED: &[&str] = &[
     "max_score",
     "submitted_at",
     "answers",
+    "auto",
 ];
 
 /// Answers to `contest_body`'s questions worth `score` points (0 to 3).
@@ -570,7 +571,7 @@ async fn submissions_list_as_csv(app: &TestApp) {
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(content_type.starts_with("text/csv"), "{content_type}");
     let q = question_ids(&contest);
-    let fixed = "id,student_id,username,score,max_score,submitted_at,answers";
+    let fixed = "id,student_id,username,score,max_score,submitted_at,answers,auto";
     let header = format!(
         "{fixed},q{a}_answer,q{a}_points,q{b}_answer,q{b}_points",
         a = q[0],
@@ -584,7 +585,8 @@ async fn submissions_list_as_csv(app: &TestApp) {
     assert_eq!(records.len(), students.len(), "one record each:\n{text}");
     for (fields, ((student, score), receipt)) in records.iter().zip(plan.iter().zip(&receipts)) {
         let line = format!("{fields:?}");
-        assert_eq!(fields.len(), 11, "{line}");
+        assert_eq!(fields.len(), 12, "{line}");
+        assert_eq!(&fields[7], "false", "{line}");
         assert_eq!(&fields[0], str_field(receipt, "id"), "{line}");
         assert_eq!(fields[1], student.id.to_string(), "{line}");
         assert_eq!(&fields[2], student.username, "{line}");
@@ -611,8 +613,8 @@ async fn submissions_list_as_csv(app: &TestApp) {
                 Some(a) => (a["option"].to_string(), "0".into()),
                 None => (String::new(), "0".into()),
             };
-            assert_eq!(fields[7 + 2 * i], answer, "{line}");
-            assert_eq!(fields[8 + 2 * i], points, "{line}");
+            assert_eq!(fields[8 + 2 * i], answer, "{line}");
+            assert_eq!(fields[9 + 2 * i], points, "{line}");
         }
     }
 

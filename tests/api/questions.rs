@@ -48,10 +48,11 @@ const ADMIN_VIEW: &[&str] = &[
     "is_active",
     "questions",
     "shuffle",
+    "grace_seconds",
 ];
 
 /// The first columns of the CSV export, before the per-question ones.
-const CSV_HEADER: [&str; 7] = [
+const CSV_HEADER: [&str; 8] = [
     "id",
     "student_id",
     "username",
@@ -59,6 +60,7 @@ const CSV_HEADER: [&str; 7] = [
     "max_score",
     "submitted_at",
     "answers",
+    "auto",
 ];
 
 /// What a student must never see, at any depth.
@@ -601,8 +603,12 @@ async fn assert_scores_everywhere(
         for (j, q) in questions.iter().enumerate() {
             let answer = answer_to(plan, q);
             let at = format!("{at}, question {}", q["id"]);
-            assert_answer_cell(&record[7 + 2 * j], q, answer, &at);
-            assert_score_text(&record[8 + 2 * j], cents(earned_units(q, answer)), &at);
+            assert_answer_cell(&record[CSV_HEADER.len() + 2 * j], q, answer, &at);
+            assert_score_text(
+                &record[CSV_HEADER.len() + 1 + 2 * j],
+                cents(earned_units(q, answer)),
+                &at,
+            );
         }
     }
 

@@ -34,7 +34,7 @@ both_databases!(
     list_contests_marks_what_the_student_submitted,
 );
 
-const RECEIPT: &[&str] = &["id", "contest_id", "student_id", "submitted_at"];
+const RECEIPT: &[&str] = &["id", "contest_id", "student_id", "submitted_at", "auto"];
 const SCORED_RECEIPT: &[&str] = &[
     "id",
     "contest_id",
@@ -42,6 +42,7 @@ const SCORED_RECEIPT: &[&str] = &[
     "submitted_at",
     "score",
     "max_score",
+    "auto",
 ];
 const OWN: &[&str] = &[
     "id",
@@ -51,6 +52,7 @@ const OWN: &[&str] = &[
     "answers",
     "score",
     "max_score",
+    "auto",
 ];
 
 fn my_submission(contest: i64) -> String {

@@ -12,10 +12,10 @@ use futures_util::future::{join_all, BoxFuture};
 use parking_lot::Mutex;
 
 use crate::contest::ContestActor;
-use crate::model::{Contest, Id, Question, ResultsPolicy, Snapshot, SubmissionRow};
+use crate::model::{Contest, Id, Question, ResultsPolicy, Snapshot};
 use crate::{
-    Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource, SubmissionSink,
-    Submit, WriterConfig,
+    Batch, Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource,
+    SubmissionSink, Submit, WriterConfig,
 };
 
 /// Makes the actor fail (stop), as a crash would: for the restart path.
@@ -65,6 +65,7 @@ impl SnapshotSource for MemoryDb {
                     results: ResultsPolicy::Immediate,
                     is_active: true,
                     shuffle: Default::default(),
+                    grace_seconds: 0,
                 },
                 questions: vec![Question {
                     id: 10,
@@ -75,16 +76,15 @@ impl SnapshotSource for MemoryDb {
                 }],
                 enrolled: (1..=1000).collect(),
                 submitted,
+                drafts: vec![],
             }))
         })
     }
 }
 
 impl SubmissionSink for MemoryDb {
-    fn insert_batch<'a>(
-        &'a self,
-        rows: &'a [SubmissionRow],
-    ) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
+    fn write_batch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Vec<bool>, SinkError>> {
+        let rows = &batch.submissions;
         Box::pin(async move {
             let _held = self.held.lock().await;
             if self.down.load(Ordering::SeqCst) {

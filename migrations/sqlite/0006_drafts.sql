@@ -1,0 +1,12 @@
+-- The deadline (API.md, "Drafts and the deadline"): each student's work in progress, one row per
+-- contest and student, upserted by the writer's group commit; a grace after the end; and which
+-- submissions were made from a draft when a student's window ended.
+CREATE TABLE drafts (
+    contest_id INTEGER NOT NULL REFERENCES contests (id) ON DELETE CASCADE,
+    student_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    answers    TEXT    NOT NULL, -- JSON array, as submissions store them
+    saved_at   TEXT    NOT NULL,
+    PRIMARY KEY (contest_id, student_id)
+);
+ALTER TABLE contests ADD COLUMN grace_seconds INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE submissions ADD COLUMN auto BOOLEAN NOT NULL DEFAULT FALSE;
