@@ -823,10 +823,15 @@ async fn grace_accepts_late_work_and_delays_the_auto_submission(app: &TestApp) {
 }
 
 const RACERS: usize = 20;
+/// When each racer submits, in ms from the deadline: spread around it, and packed into the first
+/// milliseconds after it, where the deadline's own timer may not have fired yet.
+const OFFSETS_MS: [i64; RACERS] = [
+    -100, -60, -30, -15, -8, -4, -2, -1, 0, 0, 0, 1, 1, 2, 3, 5, 10, 25, 50, 90,
+];
 
-/// Every racer has a draft and submits by hand around the deadline (from 100 ms before it to
-/// 90 ms after, 10 ms apart, all in flight together): each ends with exactly one submission,
-/// the hand one when the submit got `201`, the draft when it got `409 already_submitted`.
+/// Every racer has a draft and submits by hand around the deadline (`OFFSETS_MS`, all in flight
+/// together): each ends with exactly one submission, the hand one when the submit got `201`,
+/// the draft when it got `409 already_submitted`.
 async fn hand_submits_racing_the_auto_submission_keep_one_each(app: &TestApp) {
     let (course, students) = course_with_students(app, RACERS).await;
     let end = now_ms() + TimeDelta::seconds(4);
@@ -847,12 +852,16 @@ async fn hand_submits_racing_the_auto_submission_keep_one_each(app: &TestApp) {
     }
     assert_before(end - TimeDelta::milliseconds(200), "saving the drafts");
 
+    // Each submit: when it was sent and answered (ms from the deadline), and the answer.
     let submits = futures::future::join_all(students.iter().enumerate().map(|(i, s)| {
-        let at = end - TimeDelta::milliseconds(100) + TimeDelta::milliseconds(10 * i as i64);
+        let at = end + TimeDelta::milliseconds(OFFSETS_MS[i]);
         let sent = by_hand.clone();
         async move {
             sleep_until(at).await;
-            app.submit(id, &s.token, sent).await
+            let sent_at = (Utc::now() - end).num_milliseconds();
+            let resp = app.submit(id, &s.token, sent).await;
+            let answered_at = (Utc::now() - end).num_milliseconds();
+            (sent_at, answered_at, resp)
         }
     }))
     .await;
@@ -877,56 +886,67 @@ async fn hand_submits_racing_the_auto_submission_keep_one_each(app: &TestApp) {
     assert_eq!(rows.len(), RACERS, "exactly one each: {rows:?}");
     let rows = by_student(&rows);
 
+    // What each racer saw and what was stored, one line each, for the failure messages.
+    let outcomes: Vec<String> = students
+        .iter()
+        .zip(&submits)
+        .map(|(s, (sent_at, answered_at, (status, body)))| {
+            let code = body["error"]["code"].as_str().unwrap_or("-");
+            format!(
+                "{}: sent {sent_at:+} ms, answered {answered_at:+} ms: {status} {code}; \
+                 stored auto={}",
+                s.username, rows[&s.id]["auto"]
+            )
+        })
+        .collect();
+    let outcomes = outcomes.join("\n");
+
+    // First what was stored: the hand submission for a 201, the draft otherwise.
     let (mut by_hand_count, mut auto_count) = (0, 0);
-    for (s, resp) in students.iter().zip(&submits) {
+    for (s, (_, _, resp)) in students.iter().zip(&submits) {
         let row = &rows[&s.id];
-        match resp.0 {
-            StatusCode::CREATED => {
-                by_hand_count += 1;
-                assert_eq!(resp.1["auto"], false, "{}: {}", s.username, resp.1);
-                assert_eq!(
-                    row["id"], resp.1["id"],
-                    "{}: the hand one is stored: {row}",
-                    s.username
-                );
-                assert_eq!(row["auto"], false, "{}: {row}", s.username);
-                assert_eq!(
-                    sorted(&row["answers"]),
-                    sorted(&by_hand),
-                    "{}: {row}",
-                    s.username
-                );
-                assert_eq!(row["score"], 3, "{}: {row}", s.username);
-            }
-            _ => {
-                let (status, body) = resp;
-                assert!(
-                    *status == StatusCode::CONFLICT,
-                    "{}: 201 or 409 already_submitted, got {status} {body}",
-                    s.username
-                );
-                assert_error(resp, StatusCode::CONFLICT, "already_submitted");
-                auto_count += 1;
-                assert_eq!(
-                    row["auto"], true,
-                    "{}: the draft is stored: {row}",
-                    s.username
-                );
-                assert_eq!(
-                    sorted(&row["answers"]),
-                    sorted(&drafted),
-                    "{}: {row}",
-                    s.username
-                );
-                assert_eq!(row["score"], 0, "{}: {row}", s.username);
-            }
+        if resp.0 == StatusCode::CREATED {
+            by_hand_count += 1;
+            assert_eq!(resp.1["auto"], false, "{}: {}", s.username, resp.1);
+            assert_eq!(
+                row["id"], resp.1["id"],
+                "{}: the hand one is stored: {row}\n{outcomes}",
+                s.username
+            );
+            assert_eq!(row["auto"], false, "{}: {row}\n{outcomes}", s.username);
+            assert_eq!(sorted(&row["answers"]), sorted(&by_hand), "{row}");
+            assert_eq!(row["score"], 3, "{}: {row}", s.username);
+        } else {
+            auto_count += 1;
+            assert_eq!(
+                row["auto"], true,
+                "{}: refused, so the draft is stored: {row}\n{outcomes}",
+                s.username
+            );
+            assert_eq!(sorted(&row["answers"]), sorted(&drafted), "{row}");
+            assert_eq!(row["score"], 0, "{}: {row}", s.username);
         }
         assert_no_draft(app, id, s).await;
     }
     eprintln!(
-        "race ({:?}): {by_hand_count} hand submissions, {auto_count} auto-submissions",
+        "race ({:?}): {by_hand_count} hand submissions, {auto_count} auto-submissions\n{outcomes}",
         app.db
     );
+    // Then the answers: a refused submit is `409 already_submitted` (the draft became the
+    // student's submission at the deadline), never `contest_not_open`.
+    for (s, (_, _, resp)) in students.iter().zip(&submits) {
+        if resp.0 != StatusCode::CREATED {
+            let code = resp.1["error"]["code"].as_str();
+            assert!(
+                resp.0 == StatusCode::CONFLICT && code == Some("already_submitted"),
+                "{}: 201 or 409 already_submitted, got {} {}\n{outcomes}",
+                s.username,
+                resp.0,
+                resp.1
+            );
+            assert_error(resp, StatusCode::CONFLICT, "already_submitted");
+        }
+    }
 }
 
 /// The admin list's `auto` field and the CSV's `auto` column (right after `answers`) say which
