@@ -31,8 +31,10 @@ both_databases!(
     drafts_are_auto_submitted_at_the_end,
     grace_accepts_late_work_and_delays_the_auto_submission,
     hand_submits_racing_the_auto_submission_keep_one_each,
-    admin_list_and_csv_mark_auto_submissions;
-    with_db: draft_survives_kill_9_and_is_auto_submitted_after_a_restart_past_the_end
+    admin_list_and_csv_mark_auto_submissions,
+    moving_the_end_moves_the_auto_submission;
+    with_db: draft_survives_kill_9_and_is_auto_submitted_after_a_restart_past_the_end,
+    draft_survives_kill_9_and_a_restart_before_the_end
 );
 
 const DRAFT: &[&str] = &["contest_id", "answers", "saved_at"];
@@ -1125,5 +1127,89 @@ async fn draft_survives_kill_9_and_is_auto_submitted_after_a_restart_past_the_en
     assert!(!rows.contains_key(&idle.id));
     let resp = second.submit(id, &d0.token, answers(&[])).await;
     assert_error(&resp, StatusCode::CONFLICT, "already_submitted");
+    second.stop().await;
+}
+
+/// An end moved later postpones the auto-submission (none at the old end); an end moved into
+/// the past submits the drafts within 2 s of the change.
+async fn moving_the_end_moves_the_auto_submission(app: &TestApp) {
+    let (course, students) = course_with_students(app, 2).await;
+    let [x, y] = [&students[0], &students[1]];
+    let old_end = now_ms() + TimeDelta::seconds(3);
+    let contest = contest_ending_at(app, course, old_end, 0).await;
+    let id = id_of(&contest);
+    let q = question_ids(&contest);
+    let admin = app.admin_token().await;
+    let path = format!("/api/contests/{id}");
+
+    let x_draft = answers(&[(q[0], 1)]);
+    check_draft(
+        &put_draft(app, id, &x.token, x_draft.clone()).await,
+        id,
+        &x_draft,
+    );
+    let y_draft = answers(&[(q[1], 0)]);
+    check_draft(
+        &put_draft(app, id, &y.token, y_draft.clone()).await,
+        id,
+        &y_draft,
+    );
+    let later = json!({ "end_time": rfc3339(old_end + hours(1)) });
+    let (status, view) = app.patch(&path, Some(&admin), Some(later)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_before(old_end, "saving the drafts and moving the end");
+
+    sleep_until(old_end + TimeDelta::seconds(1)).await;
+    assert!(
+        app.all_submissions(id).await.is_empty(),
+        "nothing at the old end + 1 s"
+    );
+    check_draft(&get_draft(app, id, &x.token).await, id, &x_draft);
+    let y_last = answers(&[(q[1], 0), (q[0], 0)]);
+    check_draft(
+        &put_draft(app, id, &y.token, y_last.clone()).await,
+        id,
+        &y_last,
+    );
+
+    let moved_at = now_ms();
+    let past = json!({ "end_time": rfc3339(moved_at - TimeDelta::seconds(1)) });
+    let (status, view) = app.patch(&path, Some(&admin), Some(past)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let by = Utc::now() + AUTO_WITHIN;
+    let x_own = wait_for_auto_submission(app, id, x, moved_at, by).await;
+    assert_eq!(sorted(&x_own["answers"]), sorted(&x_draft), "{x_own}");
+    let y_own = wait_for_auto_submission(app, id, y, moved_at, by).await;
+    assert_eq!(sorted(&y_own["answers"]), sorted(&y_last), "{y_own}");
+    assert_eq!(app.all_submissions(id).await.len(), 2);
+}
+
+/// The built binary, killed with SIGKILL after a draft's `200` and started again while the
+/// contest is still open: the draft is there, unchanged, and can be replaced.
+async fn draft_survives_kill_9_and_a_restart_before_the_end(db: Db) {
+    let Some(first) = spawn_binary(db, &[]).await else {
+        return;
+    };
+    let (contest, students) = first.open_contest_with_students(1, None).await;
+    let id = id_of(&contest);
+    let q = question_ids(&contest);
+    let me = &students[0];
+    let sent = answers(&[(q[1], 1), (q[0], 2)]);
+    let resp = put_draft(&first, id, &me.token, sent.clone()).await;
+    let saved = check_draft(&resp, id, &sent);
+    first.kill();
+
+    let second = first.sibling_binary(&[]).await;
+    let read = get_draft(&second, id, &me.token).await;
+    assert_eq!(check_draft(&read, id, &sent), saved, "{}", read.1);
+    assert_eq!(read.1, resp.1, "the same draft");
+    let again = answers(&[(q[0], 1)]);
+    check_draft(
+        &put_draft(&second, id, &me.token, again.clone()).await,
+        id,
+        &again,
+    );
+    check_draft(&get_draft(&second, id, &me.token).await, id, &again);
+    assert!(second.all_submissions(id).await.is_empty());
     second.stop().await;
 }
