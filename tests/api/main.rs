@@ -10,6 +10,7 @@ mod auth;
 mod contests;
 mod courses;
 mod crash;
+mod drafts;
 mod errors;
 mod export;
 mod fuzz;

@@ -123,6 +123,33 @@ impl TestApp {
         }
     }
 
+    /// How many submissions of the contest the database holds, read over a connection of the
+    /// test's own: no request reaches the server (so nothing asks it to load the contest).
+    pub async fn stored_submissions(&self, contest_id: i64) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM submissions WHERE contest_id = {contest_id}");
+        let url = &self.database_url;
+        match self.db {
+            Db::Postgres => {
+                let mut conn = PgConnection::connect(url).await.expect("a connection");
+                let n: i64 = sqlx::query_scalar(&sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = conn.close().await;
+                n
+            }
+            Db::Sqlite => {
+                let mut conn = SqliteConnection::connect(url).await.expect("a connection");
+                let n: i64 = sqlx::query_scalar(&sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = conn.close().await;
+                n
+            }
+        }
+    }
+
     /// Cuts this app's PostgreSQL database off (`ALLOW_CONNECTIONS false`, every backend
     /// terminated) or lets connections in again, from an admin connection to the server.
     /// Teardown allows connections again before dropping the database.
