@@ -319,8 +319,11 @@ pub struct Submit {
 impl Handler<Submit> for ContestActor {
     type Result = ResponseActFuture<Self, Result<Receipt, Refusal>>;
 
-    fn handle(&mut self, msg: Submit, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Submit, ctx: &mut Context<Self>) -> Self::Result {
         let now = crate::now();
+        // Past the deadline, the drafts are submissions even if the timer has not fired yet:
+        // a student whose draft was due hears `already_submitted`.
+        self.submit_due_drafts(ctx);
         let claim = match self.state.claim(msg.student, msg.answers, now) {
             Ok(claim) => claim,
             Err(refusal) => return Box::pin(fut::ready(Err(refusal))),
@@ -422,7 +425,8 @@ pub struct PutDraft {
 impl Handler<PutDraft> for ContestActor {
     type Result = ResponseActFuture<Self, Result<Arc<DraftRow>, Refusal>>;
 
-    fn handle(&mut self, msg: PutDraft, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: PutDraft, ctx: &mut Context<Self>) -> Self::Result {
+        self.submit_due_drafts(ctx);
         let row = match self
             .state
             .check_draft(msg.student, msg.answers, crate::now())

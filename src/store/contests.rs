@@ -100,9 +100,8 @@ impl Store {
         })
     }
 
-    /// Applies a checked change in one transaction. The contest row is written first, so the
-    /// transaction holds the write lock from its first statement (SQLite) and the row lock
-    /// (PostgreSQL) while it checks what it must. Questions and shuffling change only while
+    /// Applies a checked change in one transaction, which takes the contest's write lock with
+    /// its first statement and then checks what it must. Questions and shuffling change only while
     /// the contest is upcoming and has no submission (`Started` otherwise); start < end is
     /// kept against the stored times.
     pub async fn update_contest(
@@ -121,18 +120,21 @@ impl Store {
                        grace_seconds = COALESCE($8, grace_seconds)
                    WHERE id = $1 AND COALESCE($3, start_time) < COALESCE($4, end_time)
                    RETURNING EXISTS (SELECT 1 FROM submissions s WHERE s.contest_id = $1)";
-        // The start before this change, to tell whether the contest had opened.
+        // A write first, so the transaction holds SQLite's write lock from its first statement
+        // (a read first could not take it later if another writer committed in between) and
+        // PostgreSQL's row lock; then the start before this change, to tell whether the
+        // contest had opened.
+        let lock_sql = "UPDATE contests SET is_active = is_active WHERE id = $1";
         let before_sql = "SELECT start_time FROM contests WHERE id = $1";
         let shuffle = change.shuffle.unwrap_or_default();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let Some(started_at): Option<DateTime<Utc>> = sqlx::query_scalar(before_sql)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-            else {
+            let locked = sqlx::query(lock_sql).bind(id).execute(&mut *tx).await?.rows_affected();
+            if locked == 0 {
                 return Err(StoreError::NotFound("contest".into()));
-            };
+            }
+            let started_at: DateTime<Utc> =
+                sqlx::query_scalar(before_sql).bind(id).fetch_one(&mut *tx).await?;
             let submitted: Option<bool> = sqlx::query_scalar(sql)
                 .bind(id)
                 .bind(change.title.as_deref())
