@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 pub use contestd_actors::grading::{Key, Scoring};
 pub use contestd_actors::model::{
-    Answer, Contest, ContestStatus, Id, Question, ResultsPolicy, Shuffle, Snapshot, SubmissionRow,
+    Answer, AnswersHash, Contest, ContestStatus, Id, Idempotency, Question, ResultsPolicy, Shuffle,
+    Snapshot, SubmissionRow,
 };
 pub use contestd_actors::question::{KeyFields, NumericAnswer, QuestionType};
 

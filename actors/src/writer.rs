@@ -334,6 +334,7 @@ mod tests {
             answers: vec![],
             score: crate::Score(0),
             max_score: crate::Score(0),
+            idempotency: Default::default(),
         }
     }
 

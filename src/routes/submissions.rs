@@ -86,6 +86,7 @@ async fn submit(
             Submit {
                 student,
                 answers: request.answers,
+                idempotency: Default::default(),
             },
         )
         .await??;
