@@ -58,10 +58,10 @@ pub(super) async fn insert_submissions(
     pool: &PgPool,
     rows: &[SubmissionRow],
 ) -> Result<HashSet<Uuid>, sqlx::Error> {
-    let sql = "INSERT INTO submissions
-                   (id, contest_id, student_id, submitted_at, answers, score, max_score)
+    let sql = "INSERT INTO submissions (id, contest_id, student_id, submitted_at, answers,
+                                        score, max_score, idempotency_key, answers_hash)
                SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::timestamptz[],
-                                    $5::jsonb[], $6::int8[], $7::int8[])
+                                    $5::jsonb[], $6::int8[], $7::int8[], $8::text[], $9::bytea[])
                ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id";
     let column = |f: fn(&SubmissionRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
     let ids: Vec<Uuid> = sqlx::query_scalar(sql)
@@ -72,6 +72,16 @@ pub(super) async fn insert_submissions(
         .bind(rows.iter().map(|r| Json(&r.answers)).collect::<Vec<_>>())
         .bind(column(|r| r.score.cents()))
         .bind(column(|r| r.max_score.cents()))
+        .bind(
+            rows.iter()
+                .map(|r| r.idempotency.key.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.idempotency.answers_hash.as_ref().map(|h| &h[..]))
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(pool)
         .await?;
     Ok(ids.into_iter().collect())

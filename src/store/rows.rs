@@ -5,8 +5,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::model::{
-    Answer, Contest, Course, Id, Key, KeyFields, Question, QuestionType, ResultsPolicy, Role,
-    Score, Shuffle, SubmissionRow, User,
+    Answer, Contest, Course, Id, Idempotency, Key, KeyFields, Question, QuestionType,
+    ResultsPolicy, Role, Score, Shuffle, SubmissionRow, User,
 };
 
 /// A user as stored, without the password hash. (`UserRow` is the other way: a user to insert.)
@@ -135,6 +135,7 @@ pub struct Submission {
     pub id: Uuid,
     pub contest_id: Id,
     pub student_id: Id,
+    #[serde(serialize_with = "crate::receipts::serialize_time")]
     pub submitted_at: DateTime<Utc>,
     #[sqlx(json)]
     pub answers: Vec<Answer>,
@@ -143,6 +144,25 @@ pub struct Submission {
     pub score: Score,
     #[sqlx(try_from = "i64")]
     pub max_score: Score,
+    /// Read only where receipts and retries need them (`None` where a query leaves them out).
+    #[sqlx(default)]
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    /// 32 bytes, or `None` for rows from before receipts.
+    #[sqlx(default)]
+    #[serde(skip)]
+    pub answers_hash: Option<Vec<u8>>,
+}
+
+impl Submission {
+    /// The key and answers hash the row was stored with (a hash of another length, which no
+    /// build writes, counts as none).
+    pub fn idempotency(&self) -> Idempotency {
+        Idempotency {
+            key: self.idempotency_key.clone(),
+            answers_hash: self.answers_hash.as_deref().and_then(|h| h.try_into().ok()),
+        }
+    }
 }
 
 impl From<&SubmissionRow> for Submission {
@@ -155,6 +175,8 @@ impl From<&SubmissionRow> for Submission {
             answers: row.answers.clone(),
             score: row.score,
             max_score: row.max_score,
+            idempotency_key: row.idempotency.key.clone(),
+            answers_hash: row.idempotency.answers_hash.map(|h| h.to_vec()),
         }
     }
 }
