@@ -4,12 +4,11 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use reqwest::header::HeaderValue;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{assert_keys, str_field, Resp, TestApp};
+use super::{assert_keys, str_field, TestApp};
 
 impl TestApp {
     /// `GET /api/receipts/public-key`, without a token: the key that verifies receipts.
@@ -25,26 +24,6 @@ impl TestApp {
             .try_into()
             .unwrap_or_else(|b: Vec<u8>| panic!("a 32-byte key, got {} bytes", b.len()));
         VerifyingKey::from_bytes(&bytes).expect("an Ed25519 public key")
-    }
-
-    /// `POST /api/contests/{id}/submissions` with `Idempotency-Key: key` (any bytes a header
-    /// value may hold).
-    pub async fn submit_keyed(
-        &self,
-        contest_id: i64,
-        token: &str,
-        key: &[u8],
-        answers: Value,
-    ) -> Resp {
-        let key = HeaderValue::from_bytes(key).expect("a header value");
-        let req = self
-            .client()
-            .post(self.url(&format!("/api/contests/{contest_id}/submissions")))
-            .bearer_auth(token)
-            .header("Idempotency-Key", key)
-            .json(&json!({ "answers": answers }));
-        let (status, _, body) = self.send(req).await;
-        (status, body)
     }
 }
 
