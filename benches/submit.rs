@@ -122,6 +122,7 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
                                         Submit {
                                             student,
                                             answers: vec![],
+                                            idempotency: Default::default(),
                                         },
                                     )
                                     .await;

@@ -8,6 +8,7 @@ pub mod error;
 pub mod model;
 pub mod observe;
 pub mod quota;
+pub mod receipts;
 pub mod routes;
 pub mod runtime;
 pub mod startup;

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 pub use contestd_actors::grading::{Key, Scoring};
 pub use contestd_actors::model::{
-    Announcement, Answer, Contest, ContestStatus, DraftRow, Id, Question, ResultsPolicy, Shuffle,
-    Snapshot, SubmissionRow,
+    Announcement, Answer, AnswersHash, Contest, ContestStatus, DraftRow, Id, Idempotency, Question,
+    ResultsPolicy, Shuffle, Snapshot, SubmissionRow,
 };
 pub use contestd_actors::question::{KeyFields, NumericAnswer, QuestionType};
 

@@ -61,7 +61,12 @@ impl From<Refusal> for ApiError {
             Refusal::NotFound => ApiError::not_found("contest"),
             Refusal::BadAnswers(why) => ApiError::BadRequest(why),
             Refusal::NotEnrolled => ApiError::NotEnrolled,
-            Refusal::AlreadySubmitted => ApiError::AlreadySubmitted,
+            Refusal::AlreadySubmitted | Refusal::AlreadySubmittedElsewhere => {
+                ApiError::AlreadySubmitted
+            }
+            Refusal::KeyReused => ApiError::Conflict(
+                "this Idempotency-Key was already used for this contest with other answers".into(),
+            ),
             Refusal::NotOpen(ContestStatus::Upcoming) => {
                 ApiError::ContestNotOpen("the contest has not started".into())
             }

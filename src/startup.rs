@@ -22,6 +22,7 @@ use crate::error::{configure_extractors, json_error_shape, unknown_route};
 use crate::model;
 use crate::observe::{observe_request, Observer};
 use crate::quota::{self, Quotas};
+use crate::receipts::Signer;
 use crate::routes;
 use crate::routes::health::{spawn_db_check, Started};
 use crate::routes::ws::WsState;
@@ -53,6 +54,11 @@ impl Application {
             .port();
         let store = Store::connect(&args.db).await?;
         store.migrate().await?;
+        let signer = web::Data::new(
+            Signer::load(&store)
+                .await
+                .context("the receipts' signing key")?,
+        );
         let passwords = Passwords::new(&args.passwords).context("the argon2 settings")?;
         if let Some(generated) =
             auth::ensure_admin(&store, &passwords, args.admin_password.as_deref()).await?
@@ -116,6 +122,7 @@ impl Application {
                     .app_data(observer.clone())
                     .app_data(quotas.clone())
                     .app_data(db_check.clone())
+                    .app_data(signer.clone())
                     .app_data(body_deadline)
                     .configure(configure_extractors)
                     .configure(routes::configure)

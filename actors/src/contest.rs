@@ -11,15 +11,16 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::oneshot;
 
 use crate::grading::{Key, Score};
 use crate::model::{
-    Announcement, Answer, Contest, ContestStatus, DraftRow, Id, Question, Snapshot, SubmissionRow,
+    Announcement, Answer, Contest, ContestStatus, DraftRow, Id, Idempotency, Question, Snapshot,
+    SubmissionRow,
 };
-use crate::rules::{ContestState, Figures, Refusal};
+use crate::rules::{Claimed, ContestState, Figures, Refusal};
 use crate::timer::{announcement, frame, regraded, FrameKind, Outlet, Subscribers};
 use crate::view::StudentView;
 use crate::writer::{WriteOutcome, WriterHandle};
@@ -32,6 +33,9 @@ pub struct Published {
     pub enrolled: AtomicUsize,
     pub submitted: AtomicUsize,
     pub subscribers: AtomicUsize,
+    /// Retries (same idempotency key, same answers) waiting for the outcome of the claim they
+    /// repeat.
+    pub retries_waiting: AtomicUsize,
     /// Last use, in ms since the Unix epoch.
     pub last_used_ms: AtomicI64,
     /// The contest's end, in ms since the Unix epoch (for evicting long-closed contests).
@@ -72,7 +76,14 @@ pub struct ContestActor {
     edge_timer: Option<SpawnHandle>,
     /// Key corrections waiting for the claims graded with the old key to be written.
     fences: Vec<Fence>,
+    /// Retries of a claim being written, per student, answered with its outcome. Only pending
+    /// students have an entry (it goes with the outcome), each of at most `MAX_RETRIES_WAITING`.
+    retries: HashMap<Id, Vec<oneshot::Sender<Result<Receipt, Refusal>>>>,
 }
+
+/// Most retries of one claim that may wait for its outcome; more are answered `503` (the
+/// client retries later and gets the outcome at once).
+pub const MAX_RETRIES_WAITING: usize = 256;
 
 /// The students whose claims a key correction waits for, and whom to tell when none is left.
 struct Fence {
@@ -101,6 +112,7 @@ impl ContestActor {
             told_status,
             edge_timer: None,
             fences: Vec::new(),
+            retries: HashMap::new(),
         })
     }
 
@@ -173,6 +185,42 @@ impl ContestActor {
             act.submit_due_drafts(ctx);
             act.arm_edge_timer(ctx);
         }));
+    }
+
+    /// A retry of the student's claim being written waits for its outcome.
+    fn wait_for_claim(&mut self, student: Id) -> ResponseActFuture<Self, Result<Receipt, Refusal>> {
+        let waiting = self.retries.entry(student).or_default();
+        if waiting.len() >= MAX_RETRIES_WAITING {
+            return Box::pin(fut::ready(Err(Refusal::Unavailable(
+                "too many retries of this submission are waiting",
+            ))));
+        }
+        let (answer, outcome) = oneshot::channel();
+        waiting.push(answer);
+        self.publish_retries();
+        Box::pin(fut::wrap_future(async move {
+            // The sender goes only with the actor.
+            outcome
+                .await
+                .unwrap_or(Err(Refusal::Unavailable("the contest runtime stopped")))
+        }))
+    }
+
+    /// The student's claim has its outcome: the retries waiting for it get the same answer.
+    fn answer_retries(&mut self, student: Id, outcome: &Result<Receipt, Refusal>) {
+        if let Some(waiting) = self.retries.remove(&student) {
+            for answer in waiting {
+                let _ = answer.send(outcome.clone());
+            }
+            self.publish_retries();
+        }
+    }
+
+    fn publish_retries(&self) {
+        let waiting = self.retries.values().map(Vec::len).sum();
+        self.published
+            .retries_waiting
+            .store(waiting, Ordering::Relaxed);
     }
 
     fn publish_subscribers(&self) {
@@ -309,11 +357,28 @@ pub struct Receipt {
     pub score: Option<(Score, Score)>,
 }
 
+impl Receipt {
+    fn of(row: &SubmissionRow, immediate: bool) -> Self {
+        Receipt {
+            id: row.id,
+            contest_id: row.contest_id,
+            student_id: row.student_id,
+            submitted_at: row.submitted_at,
+            score: immediate.then_some((row.score, row.max_score)),
+        }
+    }
+}
+
+/// A submission. With an idempotency key, a retry of the student's submission (same key, same
+/// answers hash) gets that submission's answer: at once if it is committed through this actor,
+/// or when its write has an outcome if it is in flight; `AlreadySubmittedElsewhere` when only
+/// the database can tell.
 #[derive(Message, Clone)]
 #[rtype(result = "Result<Receipt, Refusal>")]
 pub struct Submit {
     pub student: Id,
     pub answers: Vec<Answer>,
+    pub idempotency: Idempotency,
 }
 
 impl Handler<Submit> for ContestActor {
@@ -324,20 +389,20 @@ impl Handler<Submit> for ContestActor {
         // Past the deadline, the drafts are submissions even if the timer has not fired yet:
         // a student whose draft was due hears `already_submitted`.
         self.submit_due_drafts(ctx);
-        let claim = match self.state.claim(msg.student, msg.answers, now) {
-            Ok(claim) => claim,
+        let immediate = self.state.contest().results == crate::model::ResultsPolicy::Immediate;
+        let claim = match self
+            .state
+            .claim_with(msg.student, msg.answers, msg.idempotency, now)
+        {
+            Ok(Claimed::New(claim)) => claim,
+            Ok(Claimed::Again(row)) => {
+                return Box::pin(fut::ready(Ok(Receipt::of(&row, immediate))))
+            }
+            Ok(Claimed::Pending) => return self.wait_for_claim(msg.student),
             Err(refusal) => return Box::pin(fut::ready(Err(refusal))),
         };
         let row = claim.row;
         let student = row.student_id;
-        let immediate = self.state.contest().results == crate::model::ResultsPolicy::Immediate;
-        let receipt = Receipt {
-            id: row.id,
-            contest_id: row.contest_id,
-            student_id: student,
-            submitted_at: row.submitted_at,
-            score: immediate.then_some((row.score, row.max_score)),
-        };
         let kept = Arc::new(row.clone());
         let waiting = match self.writer.submit(row) {
             Ok(waiting) => waiting,
@@ -350,34 +415,44 @@ impl Handler<Submit> for ContestActor {
         };
         Box::pin(
             fut::wrap_future::<_, Self>(waiting)
-                .map(move |outcome, act, _| act.settle(student, kept, outcome).map(|()| receipt)),
+                .map(move |outcome, act, _| act.settle(kept, outcome)),
         )
     }
 }
 
 impl ContestActor {
-    /// Takes a claimed submission's write outcome into the state.
+    /// Takes a claimed submission's write outcome into the state; the retries waiting for it
+    /// get the same answer.
     fn settle(
         &mut self,
-        student: Id,
         row: Arc<SubmissionRow>,
         outcome: Result<WriteOutcome, oneshot::error::RecvError>,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Receipt, Refusal> {
+        let student = row.student_id;
+        let keyed = row.idempotency.key.is_some();
+        let immediate = self.state.contest().results == crate::model::ResultsPolicy::Immediate;
+        let receipt = Receipt::of(&row, immediate);
         self.resolved(student);
         let result = match outcome {
             Ok(WriteOutcome::Committed) => {
                 self.state.committed(row);
-                Ok(())
+                Ok(receipt)
             }
             Ok(WriteOutcome::Duplicate) => {
                 self.state.found_duplicate(student);
-                Err(Refusal::AlreadySubmitted)
+                // Another runtime wrote it: perhaps this very submission, retried there.
+                Err(if keyed {
+                    Refusal::AlreadySubmittedElsewhere
+                } else {
+                    Refusal::AlreadySubmitted
+                })
             }
             Ok(WriteOutcome::Failed) | Err(_) => {
                 self.state.release(student);
                 Err(Refusal::Unavailable("the database is unavailable"))
             }
         };
+        self.answer_retries(student, &result);
         self.published.publish(&self.state);
         result
     }
@@ -403,7 +478,7 @@ impl ContestActor {
                 Ok(waiting) => {
                     ctx.spawn(
                         fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| {
-                            let _ = act.settle(student, kept, outcome);
+                            let _ = act.settle(kept, outcome);
                         }),
                     );
                 }

@@ -28,7 +28,7 @@ pub use contest::{
 };
 pub use grading::Score;
 pub use handle::{ContestHandle, RuntimeError};
-pub use rules::{Figures, Grader, Refusal};
+pub use rules::{same_submission, Claimed, Figures, Grader, Refusal};
 pub use runtime::{Lookups, Runtime};
 pub use supervisor::{RuntimeConfig, SnapshotSource};
 pub use timer::{Frame, Outlet, Push};

@@ -241,6 +241,22 @@ pub struct SubmissionRow {
     pub max_score: Score,
     /// Made from the student's draft when their window ended.
     pub auto: bool,
+    /// The client's idempotency key and the hash of the answers, stored with the row.
+    pub idempotency: Idempotency,
+}
+
+/// SHA-256 of a submission's answers in canonical form (the server computes it: the answers
+/// sorted by question, in RFC 8785 JSON; API.md, "Retries and receipts").
+pub type AnswersHash = [u8; 32];
+
+/// What tells a retry of a submission from another submission: the client's `Idempotency-Key`
+/// (if it sent one) and the hash of its answers. Two requests with the same key are the same
+/// submission only if their hashes are equal too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: Option<String>,
+    /// `None` when whoever made the row did not compute it (it is computed when read).
+    pub answers_hash: Option<AnswersHash>,
 }
 
 /// A student's work in progress, as saved (`PUT …/draft`).

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::grading::{self, Key, Score, Total};
 use crate::model::{
-    Answer, Contest, ContestStatus, DraftRow, Id, Question, Snapshot, SubmissionRow,
+    Answer, Contest, ContestStatus, DraftRow, Id, Idempotency, Question, Snapshot, SubmissionRow,
 };
 use crate::view::StudentView;
 
@@ -25,6 +25,12 @@ pub enum Refusal {
     NotEnrolled,
     /// 409: a submission exists or is being written.
     AlreadySubmitted,
+    /// 409 `already_submitted`, for a submission the database holds that this runtime did not
+    /// write (loaded with the contest, or written by another runtime): only the stored row can
+    /// tell whether a request with an idempotency key is a retry of it.
+    AlreadySubmittedElsewhere,
+    /// 409 `conflict`: the idempotency key was used for this contest with other answers.
+    KeyReused,
     /// 409: before the start or at/after the deadline (the end plus the grace).
     NotOpen(ContestStatus),
     /// 503: the runtime cannot take it now (full queue, database down).
@@ -36,6 +42,29 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {
     pub row: SubmissionRow,
+}
+
+/// What a request with its idempotency turned out to be (`ContestState::claim_with`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claimed {
+    /// A new claim: write its row.
+    New(Claim),
+    /// A retry of the submission its key made, committed through this state: answer it again.
+    Again(Arc<SubmissionRow>),
+    /// A retry of the submission its key made, still being written: wait for the outcome.
+    Pending,
+}
+
+/// `Ok` when `asked` retries the submission `made`: the same key and the same answers. The
+/// same key with other answers is `KeyReused`; another key (or none) is `AlreadySubmitted`.
+pub fn same_submission(made: &Idempotency, asked: &Idempotency) -> Result<(), Refusal> {
+    if made.key.is_none() || made.key != asked.key {
+        Err(Refusal::AlreadySubmitted)
+    } else if made.answers_hash != asked.answers_hash {
+        Err(Refusal::KeyReused)
+    } else {
+        Ok(())
+    }
 }
 
 /// Per-contest figures.
@@ -61,6 +90,9 @@ pub struct ContestState {
     /// after submitting needs no database read (older ones are read from the database).
     committed_rows: HashMap<Id, Arc<SubmissionRow>>,
     pending: HashSet<Id>,
+    /// The idempotency of each pending claim made with a key (a subset of `pending`), so that
+    /// a retry can be told apart while the claim is written.
+    pending_keys: HashMap<Id, Idempotency>,
     /// The committed scores this state knows, and their sum in hundredths of a point.
     scores: HashMap<Id, Score>,
     score_sum: i64,
@@ -96,6 +128,7 @@ impl ContestState {
             submitted: submitted.iter().map(|(id, _)| *id).collect(),
             committed_rows: HashMap::new(),
             pending: HashSet::new(),
+            pending_keys: HashMap::new(),
             scores: submitted.into_iter().collect(),
             score_sum,
             drafts: drafts
@@ -189,6 +222,7 @@ impl ContestState {
                 score,
                 max_score: self.max_score,
                 auto,
+                idempotency: Idempotency::default(),
             },
         }
     }
@@ -277,6 +311,49 @@ impl ContestState {
         !self.drafts.is_empty()
     }
 
+    /// `claim` for a request that carries its idempotency (key and answers hash), which the
+    /// row keeps. A student who already holds a claim or a submission made with the same key
+    /// and the same answers gets it back (`Again`, or `Pending` while it is written) instead
+    /// of `AlreadySubmitted`; the same key with other answers is `KeyReused`.
+    pub fn claim_with(
+        &mut self,
+        student: Id,
+        answers: Vec<Answer>,
+        idempotency: Idempotency,
+        now: DateTime<Utc>,
+    ) -> Result<Claimed, Refusal> {
+        match self.claim(student, answers, now) {
+            Ok(mut claim) => {
+                if idempotency.key.is_some() {
+                    self.pending_keys.insert(student, idempotency.clone());
+                }
+                claim.row.idempotency = idempotency;
+                Ok(Claimed::New(claim))
+            }
+            Err(Refusal::AlreadySubmitted) => self.retried(student, &idempotency),
+            Err(refusal) => Err(refusal),
+        }
+    }
+
+    /// Whether a student who already holds a claim or a submission is retrying it.
+    fn retried(&self, student: Id, asked: &Idempotency) -> Result<Claimed, Refusal> {
+        if asked.key.is_none() {
+            return Err(Refusal::AlreadySubmitted);
+        }
+        if self.pending.contains(&student) {
+            return match self.pending_keys.get(&student) {
+                Some(made) => same_submission(made, asked).map(|()| Claimed::Pending),
+                None => Err(Refusal::AlreadySubmitted),
+            };
+        }
+        match self.committed_rows.get(&student) {
+            Some(row) => {
+                same_submission(&row.idempotency, asked).map(|()| Claimed::Again(row.clone()))
+            }
+            None => Err(Refusal::AlreadySubmittedElsewhere),
+        }
+    }
+
     /// The score of `answers`, or why they do not fit this contest.
     pub fn grade(&self, answers: &[Answer]) -> Result<Score, Refusal> {
         let mut seen = HashSet::with_capacity(answers.len());
@@ -311,6 +388,7 @@ impl ContestState {
     pub fn committed(&mut self, row: Arc<SubmissionRow>) {
         let student = row.student_id;
         self.pending.remove(&student);
+        self.pending_keys.remove(&student);
         self.submitted.insert(student);
         self.drafts.remove(&student);
         self.set_score(student, row.score);
@@ -331,6 +409,7 @@ impl ContestState {
     /// The database already had a submission for the student (written by another runtime).
     pub fn found_duplicate(&mut self, student: Id) {
         self.pending.remove(&student);
+        self.pending_keys.remove(&student);
         self.submitted.insert(student);
         self.drafts.remove(&student);
     }
@@ -338,6 +417,7 @@ impl ContestState {
     /// The write failed: the student may try again.
     pub fn release(&mut self, student: Id) {
         self.pending.remove(&student);
+        self.pending_keys.remove(&student);
     }
 
     pub fn has_pending(&self) -> bool {
@@ -692,6 +772,99 @@ mod tests {
                 .unwrap();
         assert_eq!(early["status"], "upcoming");
         assert_eq!(early["questions"], serde_json::json!([]));
+    }
+
+    fn keyed(key: &str, hash: u8) -> Idempotency {
+        Idempotency {
+            key: Some(key.into()),
+            answers_hash: Some([hash; 32]),
+        }
+    }
+
+    #[test]
+    fn a_keyed_claim_tells_retries_from_other_submissions() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now)).unwrap();
+        let Ok(Claimed::New(claim)) = state.claim_with(1, vec![answer(100, 1)], keyed("k", 1), now)
+        else {
+            panic!("a new claim");
+        };
+        assert_eq!(claim.row.idempotency, keyed("k", 1), "the row keeps it");
+        // While it is written.
+        assert_eq!(
+            state.claim_with(1, vec![answer(100, 1)], keyed("k", 1), now),
+            Ok(Claimed::Pending)
+        );
+        assert_eq!(
+            state.claim_with(1, vec![answer(100, 0)], keyed("k", 2), now),
+            Err(Refusal::KeyReused)
+        );
+        for other in [keyed("other", 1), Idempotency::default()] {
+            assert_eq!(
+                state.claim_with(1, vec![], other, now),
+                Err(Refusal::AlreadySubmitted)
+            );
+        }
+        // Bad answers and the rules still come first.
+        assert!(matches!(
+            state.claim_with(1, vec![answer(999, 0)], keyed("k", 1), now),
+            Err(Refusal::BadAnswers(_))
+        ));
+        state.committed(Arc::new(claim.row.clone()));
+        assert_eq!(
+            state.claim_with(1, vec![], keyed("k", 1), now + TimeDelta::hours(1)),
+            Ok(Claimed::Again(Arc::new(claim.row))),
+            "committed, also after the close"
+        );
+        assert_eq!(
+            state.claim_with(1, vec![], keyed("k", 2), now),
+            Err(Refusal::KeyReused)
+        );
+        assert_eq!(
+            state.claim_with(1, vec![], keyed("other", 1), now),
+            Err(Refusal::AlreadySubmitted)
+        );
+        // Loaded as submitted: only the database can tell.
+        assert_eq!(
+            state.claim_with(3, vec![], keyed("k", 1), now),
+            Err(Refusal::AlreadySubmittedElsewhere)
+        );
+        assert_eq!(
+            state.claim_with(3, vec![], Idempotency::default(), now),
+            Err(Refusal::AlreadySubmitted)
+        );
+    }
+
+    #[test]
+    fn a_released_keyed_claim_leaves_no_key_behind() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now)).unwrap();
+        assert!(matches!(
+            state.claim_with(2, vec![], keyed("k", 1), now),
+            Ok(Claimed::New(_))
+        ));
+        state.release(2);
+        // Free again, and the old key's answers no longer bind: a new claim.
+        assert!(matches!(
+            state.claim_with(2, vec![], keyed("k", 2), now),
+            Ok(Claimed::New(_))
+        ));
+        state.found_duplicate(2);
+        assert_eq!(
+            state.claim_with(2, vec![], keyed("k", 2), now),
+            Err(Refusal::AlreadySubmittedElsewhere),
+            "another runtime wrote it"
+        );
+        assert!(state.pending_keys.is_empty());
+        // A claim made without a key is not retried by a keyed request.
+        assert!(matches!(
+            state.claim_with(1, vec![], Idempotency::default(), now),
+            Ok(Claimed::New(_))
+        ));
+        assert_eq!(
+            state.claim_with(1, vec![], keyed("k", 1), now),
+            Err(Refusal::AlreadySubmitted)
+        );
     }
 
     fn mixed(now: DateTime<Utc>) -> ContestState {

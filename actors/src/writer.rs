@@ -391,6 +391,7 @@ mod tests {
             score: crate::Score(0),
             max_score: crate::Score(0),
             auto: false,
+            idempotency: Default::default(),
         }
     }
 

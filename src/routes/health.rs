@@ -124,6 +124,8 @@ struct ActorHealth {
     enrolled: usize,
     submitted: usize,
     subscribers: usize,
+    /// Keyed retries waiting for the outcome of the submission they repeat.
+    retries_waiting: usize,
     idle_s: u64,
 }
 
@@ -146,6 +148,7 @@ async fn health(
                 enrolled: p.enrolled.load(Ordering::Relaxed),
                 submitted: p.submitted.load(Ordering::Relaxed),
                 subscribers: p.subscribers.load(Ordering::Relaxed),
+                retries_waiting: p.retries_waiting.load(Ordering::Relaxed),
                 idle_s: (p.idle_ms(now) / 1000) as u64,
             }
         })

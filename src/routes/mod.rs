@@ -9,6 +9,7 @@ pub mod health;
 pub mod metrics;
 mod operations;
 mod performance;
+mod receipts;
 mod submissions;
 mod users;
 pub mod ws;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api")
                 .configure(auth::configure)
                 .configure(users::configure)
+                .configure(receipts::configure)
                 // Fixed paths under /contests before /contests/{id}, which would catch them.
                 .configure(operations::configure)
                 .configure(performance::configure)

@@ -14,11 +14,15 @@ use uuid::Uuid;
 use super::{parse_body, parse_id_list, parse_query, Body};
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
-use crate::model::{self, Answer, Contest, ContestStatus, DraftRow, Id, Question, Score};
+use crate::model::{
+    self, Answer, Contest, ContestStatus, DraftRow, Id, Idempotency, Question, ResultsPolicy, Score,
+};
+use crate::receipts::{self, Receipt, Signer};
 use crate::store::{NamedSubmission, Store, StoreError, Submission};
 use contestd_actors::grading::{Response, Total};
 use contestd_actors::model::Number;
-use contestd_actors::Grader;
+use contestd_actors::Receipt as Accepted;
+use contestd_actors::{same_submission, Grader, Refusal};
 use contestd_actors::{GetContest, GetDraft, GetOwnSubmission, GetView, PutDraft, Runtime, Submit};
 
 /// `/contests/my-submissions-bulk`, which `/contests/{id}` would catch.
@@ -54,6 +58,7 @@ struct SubmitResponse {
     id: Uuid,
     contest_id: Id,
     student_id: Id,
+    #[serde(serialize_with = "receipts::serialize_time")]
     submitted_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     score: Option<Score>,
@@ -61,20 +66,55 @@ struct SubmitResponse {
     max_score: Option<Score>,
     /// A submission made by hand.
     auto: bool,
+    receipt: Receipt,
+}
+
+/// The header that makes a submission safe to retry.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `Idempotency-Key` header: absent, or 1–64 of `A-Z a-z 0-9 _ -`, given once.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let mut values = req.headers().get_all(IDEMPOTENCY_KEY);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request("Idempotency-Key must be given once"));
+    }
+    match value.to_str() {
+        Ok(key) if is_idempotency_key(key) => Ok(Some(key.to_string())),
+        _ => Err(ApiError::bad_request(
+            "Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 _ -",
+        )),
+    }
+}
+
+fn is_idempotency_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The contest actor checks, claims and grades; the answer comes once the row is committed.
+/// The answers hash (for the idempotency check and the receipt) is computed here, on the
+/// request's worker, not in the contest's actor.
 async fn submit(
     caller: Caller,
+    req: HttpRequest,
     runtime: web::Data<Runtime>,
+    store: web::Data<Store>,
+    signer: web::Data<Signer>,
     path: web::Path<Id>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let student = caller.user.id;
-    let request: SubmitRequest = match parse_body(&body.0) {
-        Ok(request) => request,
-        Err(bad_body) => {
+    let parsed =
+        idempotency_key(&req).and_then(|key| Ok((key, parse_body::<SubmitRequest>(&body.0)?)));
+    let (key, request) = match parsed {
+        Ok(parsed) => parsed,
+        Err(bad_request) => {
             // The resource comes before the body: a missing contest is 404, not 400.
             runtime
                 .ask(
@@ -84,27 +124,83 @@ async fn submit(
                     },
                 )
                 .await??;
-            return Err(bad_body);
+            return Err(bad_request);
         }
     };
-    let receipt = runtime
+    let answers_hash =
+        receipts::answers_hash(&request.answers).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let idempotency = Idempotency {
+        key,
+        answers_hash: Some(answers_hash),
+    };
+    let answer = runtime
         .ask(
             id,
             Submit {
                 student,
                 answers: request.answers,
+                idempotency: idempotency.clone(),
+            },
+        )
+        .await?;
+    let accepted = match answer {
+        Ok(accepted) => accepted,
+        Err(Refusal::AlreadySubmittedElsewhere) if idempotency.key.is_some() => {
+            stored_retry(&store, &runtime, id, student, &idempotency).await?
+        }
+        Err(refusal) => return Err(refusal.into()),
+    };
+    // A retry has the same answers hash as the submission it repeats: the same receipt.
+    let receipt = signer.receipt(
+        accepted.contest_id,
+        accepted.student_id,
+        accepted.id,
+        accepted.submitted_at,
+        &answers_hash,
+    );
+    Ok(HttpResponse::Created().json(SubmitResponse {
+        id: accepted.id,
+        contest_id: accepted.contest_id,
+        student_id: accepted.student_id,
+        submitted_at: accepted.submitted_at,
+        score: accepted.score.map(|(score, _)| score),
+        max_score: accepted.score.map(|(_, max)| max),
+        auto: false,
+        receipt,
+    }))
+}
+
+/// A keyed request from a student whose submission only the database knows (this runtime
+/// loaded it, or another one wrote it): the original `201` again if the stored row was made
+/// with this key and these answers, else `409` (`conflict` for this key with other answers).
+async fn stored_retry(
+    store: &Store,
+    runtime: &Runtime,
+    contest_id: Id,
+    student: Id,
+    asked: &Idempotency,
+) -> Result<Accepted, ApiError> {
+    let stored = store
+        .submission(contest_id, student)
+        .await?
+        .ok_or(ApiError::AlreadySubmitted)?;
+    same_submission(&stored.idempotency(), asked)?;
+    let contest = runtime
+        .ask(
+            contest_id,
+            GetContest {
+                student: Some(student),
             },
         )
         .await??;
-    Ok(HttpResponse::Created().json(SubmitResponse {
-        id: receipt.id,
-        contest_id: receipt.contest_id,
-        student_id: receipt.student_id,
-        submitted_at: receipt.submitted_at,
-        score: receipt.score.map(|(score, _)| score),
-        max_score: receipt.score.map(|(_, max)| max),
-        auto: false,
-    }))
+    let immediate = contest.results == ResultsPolicy::Immediate;
+    Ok(Accepted {
+        id: stored.id,
+        contest_id,
+        student_id: student,
+        submitted_at: stored.submitted_at,
+        score: immediate.then_some((stored.score, stored.max_score)),
+    })
 }
 
 /// A student's draft as the API shows it.
@@ -176,23 +272,35 @@ async fn get_draft(
     Ok(HttpResponse::Ok().json(DraftBody::from(draft.as_ref())))
 }
 
-/// A student's own submission; scores are `null` until results may be shown.
+/// A student's own submission; scores are `null` until results may be shown. Answers are
+/// sorted by question, as the receipt's hash covers them.
 #[derive(Serialize)]
 struct OwnSubmission {
     id: Uuid,
     contest_id: Id,
     student_id: Id,
+    #[serde(serialize_with = "receipts::serialize_time")]
     submitted_at: DateTime<Utc>,
     answers: Vec<Answer>,
     score: Option<Score>,
     max_score: Option<Score>,
     auto: bool,
+    receipt: Receipt,
 }
 
 impl OwnSubmission {
-    fn new(s: Submission, contest: &Contest, now: DateTime<Utc>) -> Self {
+    fn new(
+        mut s: Submission,
+        contest: &Contest,
+        now: DateTime<Utc>,
+        signer: &Signer,
+    ) -> Result<Self, ApiError> {
         let visible = contest.results_visible(now);
-        OwnSubmission {
+        let receipt = signer
+            .receipt_of(&s)
+            .map_err(|e| ApiError::Unexpected(e.into()))?;
+        s.answers.sort_by_key(|a| a.question_id);
+        Ok(OwnSubmission {
             id: s.id,
             contest_id: s.contest_id,
             student_id: s.student_id,
@@ -201,7 +309,8 @@ impl OwnSubmission {
             score: visible.then_some(s.score),
             max_score: visible.then_some(s.max_score),
             auto: s.auto,
-        }
+            receipt,
+        })
     }
 }
 
@@ -209,6 +318,7 @@ async fn my_submission(
     caller: Caller,
     store: web::Data<Store>,
     runtime: web::Data<Runtime>,
+    signer: web::Data<Signer>,
     path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
@@ -221,7 +331,8 @@ async fn my_submission(
             .await?
             .ok_or_else(|| ApiError::not_found("submission"))?,
     };
-    Ok(HttpResponse::Ok().json(OwnSubmission::new(submission, &contest, model::now())))
+    let own = OwnSubmission::new(submission, &contest, model::now(), &signer)?;
+    Ok(HttpResponse::Ok().json(own))
 }
 
 #[derive(Deserialize)]
@@ -229,20 +340,25 @@ struct ContestIdsQuery {
     contest_ids: String,
 }
 
+/// Up to 100 receipts to sign: that is done on the blocking pool, off the request workers.
 async fn my_submissions_bulk(
     caller: Caller,
     req: HttpRequest,
     store: web::Data<Store>,
+    signer: web::Data<Signer>,
 ) -> Result<HttpResponse, ApiError> {
     let query: ContestIdsQuery = parse_query(&req)?;
     let ids = parse_id_list(&query.contest_ids, "contest_ids", 100)?;
     let now = model::now();
-    let submissions: Vec<OwnSubmission> = store
-        .submissions_of(caller.user.id, &ids)
-        .await?
-        .into_iter()
-        .map(|(s, contest)| OwnSubmission::new(s, &contest, now))
-        .collect();
+    let found = store.submissions_of(caller.user.id, &ids).await?;
+    let submissions = web::block(move || {
+        found
+            .into_iter()
+            .map(|(s, contest)| OwnSubmission::new(s, &contest, now, &signer))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| ApiError::Unexpected(e.into()))??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "submissions": submissions })))
 }
 

@@ -6,11 +6,13 @@
 //! This file holds what every query shares (the pools, the error and its classification) and
 //! the database's own life (connect, migrate, maintenance, pool figures). The queries live in a
 //! file per subject, each adding its methods to `Store`: `users`, `sessions`, `courses` (with
-//! enrollments), `contests`, `submissions` (with the runtime's snapshot), `announcements`.
+//! enrollments), `contests`, `submissions` (with the runtime's snapshot), `announcements`, `keys`
+//! (the receipts' signing key).
 
 mod announcements;
 mod contests;
 mod courses;
+mod keys;
 mod postgres;
 mod regrade;
 mod rows;

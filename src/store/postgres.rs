@@ -58,10 +58,11 @@ pub(super) async fn insert_submissions<'e>(
     db: impl sqlx::PgExecutor<'e>,
     rows: &[SubmissionRow],
 ) -> Result<HashSet<Uuid>, sqlx::Error> {
-    let sql = "INSERT INTO submissions
-                   (id, contest_id, student_id, submitted_at, answers, score, max_score, auto)
+    let sql = "INSERT INTO submissions (id, contest_id, student_id, submitted_at, answers,
+                                        score, max_score, auto, idempotency_key, answers_hash)
                SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::timestamptz[],
-                                    $5::jsonb[], $6::int8[], $7::int8[], $8::bool[])
+                                    $5::jsonb[], $6::int8[], $7::int8[], $8::bool[], $9::text[],
+                                    $10::bytea[])
                ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id";
     let column = |f: fn(&SubmissionRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
     let ids: Vec<Uuid> = sqlx::query_scalar(sql)
@@ -73,6 +74,16 @@ pub(super) async fn insert_submissions<'e>(
         .bind(column(|r| r.score.cents()))
         .bind(column(|r| r.max_score.cents()))
         .bind(rows.iter().map(|r| r.auto).collect::<Vec<bool>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.idempotency.key.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.idempotency.answers_hash.as_ref().map(|h| &h[..]))
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(db)
         .await?;
     Ok(ids.into_iter().collect())

@@ -5,8 +5,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::model::{
-    Announcement, Answer, Contest, Course, DraftRow, Id, Key, KeyFields, Question, QuestionType,
-    ResultsPolicy, Role, Score, Shuffle, SubmissionRow, User,
+    Announcement, Answer, Contest, Course, DraftRow, Id, Idempotency, Key, KeyFields, Question,
+    QuestionType, ResultsPolicy, Role, Score, Shuffle, SubmissionRow, User,
 };
 
 /// A user as stored, without the password hash. (`UserRow` is the other way: a user to insert.)
@@ -137,6 +137,7 @@ pub struct Submission {
     pub id: Uuid,
     pub contest_id: Id,
     pub student_id: Id,
+    #[serde(serialize_with = "crate::receipts::serialize_time")]
     pub submitted_at: DateTime<Utc>,
     #[sqlx(json)]
     pub answers: Vec<Answer>,
@@ -147,6 +148,25 @@ pub struct Submission {
     pub max_score: Score,
     /// Made from the student's draft when their window ended.
     pub auto: bool,
+    /// Read only where receipts and retries need them (`None` where a query leaves them out).
+    #[sqlx(default)]
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    /// 32 bytes, or `None` for rows from before receipts.
+    #[sqlx(default)]
+    #[serde(skip)]
+    pub answers_hash: Option<Vec<u8>>,
+}
+
+impl Submission {
+    /// The key and answers hash the row was stored with (a hash of another length, which no
+    /// build writes, counts as none).
+    pub fn idempotency(&self) -> Idempotency {
+        Idempotency {
+            key: self.idempotency_key.clone(),
+            answers_hash: self.answers_hash.as_deref().and_then(|h| h.try_into().ok()),
+        }
+    }
 }
 
 impl From<&SubmissionRow> for Submission {
@@ -160,6 +180,8 @@ impl From<&SubmissionRow> for Submission {
             score: row.score,
             max_score: row.max_score,
             auto: row.auto,
+            idempotency_key: row.idempotency.key.clone(),
+            answers_hash: row.idempotency.answers_hash.map(|h| h.to_vec()),
         }
     }
 }

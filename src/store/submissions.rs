@@ -75,8 +75,8 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 for chunk in rows.chunks(CHUNK) {
                     let mut q = QueryBuilder::new(
-                        "INSERT INTO submissions \
-                         (id, contest_id, student_id, submitted_at, answers, score, max_score, auto) ",
+                        "INSERT INTO submissions (id, contest_id, student_id, submitted_at, \
+                         answers, score, max_score, auto, idempotency_key, answers_hash) ",
                     );
                     q.push_values(chunk, |mut row, s| {
                         row.push_bind(s.id)
@@ -86,7 +86,9 @@ impl Store {
                             .push_bind(sqlx::types::Json(&s.answers))
                             .push_bind(s.score.cents())
                             .push_bind(s.max_score.cents())
-                            .push_bind(s.auto);
+                            .push_bind(s.auto)
+                            .push_bind(s.idempotency.key.as_deref())
+                            .push_bind(s.idempotency.answers_hash.as_ref().map(|h| &h[..]));
                     });
                     q.push(" ON CONFLICT (contest_id, student_id) DO NOTHING RETURNING id");
                     let ids: Vec<uuid::Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;
@@ -125,7 +127,8 @@ impl Store {
     }
 
     pub async fn submission(&self, contest_id: Id, student_id: Id) -> Result<Option<Submission>> {
-        let sql = "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score, auto
+        let sql = "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score,
+                          auto, idempotency_key, answers_hash
                    FROM submissions WHERE contest_id = $1 AND student_id = $2";
         Ok(on_pool!(self, pool => sqlx::query_as(sql)
             .bind(contest_id)
@@ -143,7 +146,8 @@ impl Store {
     ) -> Result<Vec<(Submission, Contest)>> {
         let (submissions, contests): (Vec<Submission>, Vec<ContestRow>) = on_pool!(self, pool => {
             let mut q = QueryBuilder::new(
-                "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score, auto
+                "SELECT id, contest_id, student_id, submitted_at, answers, score, max_score,
+                        auto, idempotency_key, answers_hash
                  FROM submissions WHERE student_id = ",
             );
             q.push_bind(student_id).push(" AND contest_id IN (");

@@ -23,6 +23,8 @@ mod operations;
 mod proxy;
 mod questions;
 mod quotas;
+mod receipts;
+mod retries;
 mod runtime;
 mod shutdown;
 mod stampede;

@@ -5,11 +5,13 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
-use crate::support::{answers, id_of, question_ids, spawn_app, Db};
+use crate::receipts::{mixed_answers, mixed_contest, sorted};
+use crate::support::{answers, assert_error, check_receipt, id_of, question_ids, spawn_app, Db};
 
 both_databases!(; with_db:
     scores_written_in_points_read_the_same_after_migrating,
     contests_from_before_question_types_are_single_choice,
+    submissions_from_before_receipts_get_receipts_after_migrating,
 );
 
 /// Runs `sql` on the app's database from a connection of the test's own.
@@ -181,5 +183,56 @@ async fn contests_from_before_question_types_are_single_choice(db: Db) {
         .get(&format!("{path}/my-submission"), Some(&students[0].token))
         .await;
     assert_eq!(mine["score"], 3, "{mine}");
+    second.stop().await;
+}
+
+/// Migration 5 undone: no idempotency key or answers hash on submissions, no signing key, and
+/// answers stored in the order they were sent (as builds before receipts stored them).
+const BEFORE_RECEIPTS_SQLITE: &str = "
+    ALTER TABLE submissions DROP COLUMN idempotency_key;
+    ALTER TABLE submissions DROP COLUMN answers_hash;
+    DROP TABLE signing_keys;
+    DELETE FROM _sqlx_migrations WHERE version = 5;";
+const BEFORE_RECEIPTS_POSTGRES: &str = "
+    ALTER TABLE submissions DROP COLUMN idempotency_key, DROP COLUMN answers_hash;
+    DROP TABLE signing_keys;
+    DELETE FROM _sqlx_migrations WHERE version = 5;";
+
+/// A submission stored before receipts (migration 5) gets a receipt when read, over its
+/// answers sorted by question, signed by the key the migrated server makes; it is still the
+/// student's one submission, and a keyed request is not taken for a retry of it.
+async fn submissions_from_before_receipts_get_receipts_after_migrating(db: Db) {
+    let Some(first) = spawn_app(db).await else {
+        return;
+    };
+    let (contest, students) = mixed_contest(&first, 1).await;
+    let id = id_of(&contest);
+    let token = &students[0].token;
+    let sent = mixed_answers(&contest);
+    let (status, created) = first.submit(id, token, sent.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    first.stop().await;
+    let undo = match db {
+        Db::Sqlite => BEFORE_RECEIPTS_SQLITE,
+        Db::Postgres => BEFORE_RECEIPTS_POSTGRES,
+    };
+    execute(db, &first.database_url, undo).await;
+    let unsorted = serde_json::to_string(&sent).unwrap().replace('\'', "''");
+    let sql = format!("UPDATE submissions SET answers = '{unsorted}'");
+    execute(db, &first.database_url, &sql).await;
+
+    let second = first.sibling(&[]).await;
+    let key = second.receipt_key().await;
+    let path = format!("/api/contests/{id}/my-submission");
+    let (status, mine) = second.get(&path, Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["answers"], sorted(&sent), "{mine}");
+    check_receipt(&key, &mine, &mine["answers"]);
+    assert_eq!(
+        mine["receipt"]["payload"], created["receipt"]["payload"],
+        "the same payload (a new key signs it)"
+    );
+    let resp = second.submit_keyed(id, token, b"late", sent).await;
+    assert_error(&resp, StatusCode::CONFLICT, "already_submitted");
     second.stop().await;
 }

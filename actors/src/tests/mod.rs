@@ -12,7 +12,7 @@ use futures_util::future::{join_all, BoxFuture};
 use parking_lot::Mutex;
 
 use crate::contest::ContestActor;
-use crate::model::{Contest, Id, Question, ResultsPolicy, Snapshot};
+use crate::model::{Contest, Id, Idempotency, Question, ResultsPolicy, Snapshot};
 use crate::{
     Batch, Refusal, Runtime, RuntimeConfig, RuntimeError, SinkError, SnapshotSource,
     SubmissionSink, Submit, WriterConfig,
@@ -121,7 +121,103 @@ fn submit(student: Id) -> Submit {
     Submit {
         student,
         answers: vec![],
+        idempotency: Default::default(),
     }
+}
+
+/// A submission with an idempotency key and (a stand-in for) its answers hash.
+fn keyed(student: Id, key: &str, hash: u8) -> Submit {
+    Submit {
+        student,
+        answers: vec![],
+        idempotency: Idempotency {
+            key: Some(key.into()),
+            answers_hash: Some([hash; 32]),
+        },
+    }
+}
+
+/// Sends `n` copies of `msg` at once, each as its own task.
+fn spawn_asks(rt: &Runtime, n: usize, msg: Submit) -> Vec<tokio::task::JoinHandle<Answer>> {
+    (0..n)
+        .map(|_| {
+            let (rt, msg) = (rt.clone(), msg.clone());
+            tokio::spawn(async move { rt.ask(1, msg).await })
+        })
+        .collect()
+}
+
+type Answer = Result<Result<crate::Receipt, Refusal>, RuntimeError>;
+
+/// Waits until `n` retries wait for the outcome of the claim they repeat.
+async fn until_waiting(handle: &crate::ContestHandle, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while handle.published().retries_waiting.load(Ordering::SeqCst) < n {
+        assert!(std::time::Instant::now() < deadline, "{n} retries wait");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Retries (same key, same answers) that arrive while the claim is written wait for it and
+/// get its answer; the same key with other answers, another key or none are refused at once.
+#[actix_rt::test]
+async fn retries_of_a_claim_in_flight_get_its_outcome() {
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    let handle = rt.contest(1).await.unwrap().unwrap();
+    let held = db.held.lock().await;
+    // One claims, the other 19 wait for it (the write cannot finish while held).
+    let asks = spawn_asks(&rt, 20, keyed(8, "k", 1));
+    until_waiting(&handle, 19).await;
+    assert_eq!(
+        rt.ask(1, keyed(8, "k", 2)).await.unwrap().err(),
+        Some(Refusal::KeyReused)
+    );
+    for other in [keyed(8, "other", 1), submit(8)] {
+        assert_eq!(
+            rt.ask(1, other).await.unwrap().err(),
+            Some(Refusal::AlreadySubmitted)
+        );
+    }
+    assert!(asks.iter().all(|a| !a.is_finished()), "they wait");
+    drop(held);
+    let ids: Vec<_> = join_all(asks)
+        .await
+        .into_iter()
+        .map(|a| a.unwrap().unwrap().expect("the claim's 201").id)
+        .collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "one submission: {ids:?}"
+    );
+    assert_eq!(db.submissions.lock().len(), 1);
+    assert_eq!(handle.published().retries_waiting.load(Ordering::SeqCst), 0);
+    // Committed: answered at once from the actor.
+    let again = rt.ask(1, keyed(8, "k", 1)).await.unwrap().unwrap();
+    assert_eq!(again.id, ids[0]);
+}
+
+/// When the write fails, the claim and its waiting retries all get 503, and the next retry
+/// makes a new claim.
+#[actix_rt::test]
+async fn retries_of_a_failed_claim_fail_with_it_and_the_next_one_claims() {
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    let handle = rt.contest(1).await.unwrap().unwrap();
+    db.down.store(true, Ordering::SeqCst);
+    let held = db.held.lock().await;
+    let asks = spawn_asks(&rt, 5, keyed(8, "k", 1));
+    until_waiting(&handle, 4).await;
+    drop(held);
+    for answer in join_all(asks).await {
+        assert!(
+            matches!(answer.unwrap(), Ok(Err(Refusal::Unavailable(_)))),
+            "503"
+        );
+    }
+    db.down.store(false, Ordering::SeqCst);
+    assert!(matches!(rt.ask(1, keyed(8, "k", 1)).await, Ok(Ok(_))));
+    assert_eq!(db.submissions.lock().len(), 1);
 }
 
 #[actix_rt::test]
@@ -281,6 +377,7 @@ async fn a_key_correction_waits_for_claims_graded_with_the_old_key() {
             question_id: 10,
             response: Response::Option(0),
         }],
+        idempotency: Default::default(),
     };
     let held = db.held.lock().await;
     // Graded with the old key (correct: 1), its write held back.

@@ -8,6 +8,7 @@ mod database;
 mod fixtures;
 mod process;
 mod prometheus;
+mod receipts;
 mod requests;
 mod server;
 mod time;
@@ -16,8 +17,9 @@ pub use assertions::{assert_error, assert_keys, id_of, retry_after, str_field};
 pub use database::fresh_database;
 pub use fixtures::{answers, contest_body, question_ids, Student};
 pub use prometheus::Metrics;
+pub use receipts::{check_receipt, receipt_verifies};
 pub use server::{
-    free_port, spawn_app, spawn_app_behind_proxy, spawn_app_with, spawn_binary,
+    free_port, spawn_app, spawn_app_behind_proxy, spawn_app_on, spawn_app_with, spawn_binary,
     spawn_binary_with_env, TestApp,
 };
 pub use time::{

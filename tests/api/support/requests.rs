@@ -1,7 +1,7 @@
 //! Requests to a test app: the HTTP verbs with an optional token and JSON body, reading the
 //! JSON answer, and the calls tests make again and again (login, submit, health).
 
-use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -182,6 +182,40 @@ impl TestApp {
         let body = json!({ "answers": answers });
         self.try_request(Method::POST, &path, Some(token), Some(body))
             .await
+    }
+
+    /// `POST /api/contests/{id}/submissions` with `Idempotency-Key: key` (any bytes a header
+    /// value may hold).
+    pub async fn submit_keyed(
+        &self,
+        contest_id: i64,
+        token: &str,
+        key: &[u8],
+        answers: Value,
+    ) -> Resp {
+        self.try_submit_keyed(contest_id, token, key, answers)
+            .await
+            .expect("the server answers")
+    }
+
+    /// Like `submit_keyed`; `Err` when the server never answers.
+    pub async fn try_submit_keyed(
+        &self,
+        contest_id: i64,
+        token: &str,
+        key: &[u8],
+        answers: Value,
+    ) -> Result<Resp, reqwest::Error> {
+        let path = format!("/api/contests/{contest_id}/submissions");
+        let body = json!({ "answers": answers });
+        let key = HeaderValue::from_bytes(key).expect("a header value");
+        let resp = self
+            .build(Method::POST, &path, Some(token), Some(body))
+            .header("Idempotency-Key", key)
+            .send()
+            .await?;
+        let (status, _, body) = try_read(resp).await?;
+        Ok((status, body))
     }
 
     /// `/health`, which must answer 200.

@@ -53,6 +53,11 @@ pub async fn spawn_app_with(db: Db, extra: &[&str]) -> Option<TestApp> {
     Some(start(db, database_url, Some(database), extra).await)
 }
 
+/// Starts the server on a database the test made (and keeps) itself.
+pub async fn spawn_app_on(db: Db, database_url: String) -> TestApp {
+    start(db, database_url, None, &[]).await
+}
+
 /// Like `spawn_app_with`, but runs the built `contestd serve` binary as a child process (for
 /// tests that kill the server).
 pub async fn spawn_binary(db: Db, extra: &[&str]) -> Option<TestApp> {
