@@ -114,18 +114,7 @@ async fn submit(
         idempotency_key(&req).and_then(|key| Ok((key, parse_body::<SubmitRequest>(&body.0)?)));
     let (key, request) = match parsed {
         Ok(parsed) => parsed,
-        Err(bad_request) => {
-            // The resource comes before the body: a missing contest is 404, not 400.
-            runtime
-                .ask(
-                    id,
-                    GetContest {
-                        student: Some(student),
-                    },
-                )
-                .await??;
-            return Err(bad_request);
-        }
+        Err(bad_request) => return Err(resource_first(&runtime, id, student, bad_request).await),
     };
     let answers_hash =
         receipts::answers_hash(&request.answers).map_err(|e| ApiError::Unexpected(e.into()))?;
@@ -203,6 +192,24 @@ async fn stored_retry(
     })
 }
 
+/// The error for a bad request body: the resource comes before the body, so a contest the
+/// student cannot see answers its own 404 (or 403), not the 400.
+async fn resource_first(runtime: &Runtime, id: Id, student: Id, bad_body: ApiError) -> ApiError {
+    let seen = runtime
+        .ask(
+            id,
+            GetContest {
+                student: Some(student),
+            },
+        )
+        .await;
+    match seen {
+        Ok(Ok(_)) => bad_body,
+        Ok(Err(refusal)) => refusal.into(),
+        Err(e) => e.into(),
+    }
+}
+
 /// A student's draft as the API shows it.
 #[derive(Serialize)]
 struct DraftBody<'a> {
@@ -232,18 +239,7 @@ async fn put_draft(
     let student = caller.user.id;
     let request: SubmitRequest = match parse_body(&body.0) {
         Ok(request) => request,
-        Err(bad_body) => {
-            // The resource comes before the body: a missing contest is 404, not 400.
-            runtime
-                .ask(
-                    id,
-                    GetContest {
-                        student: Some(student),
-                    },
-                )
-                .await??;
-            return Err(bad_body);
-        }
+        Err(bad_body) => return Err(resource_first(&runtime, id, student, bad_body).await),
     };
     let draft = runtime
         .ask(
