@@ -17,6 +17,7 @@ pub mod runtime;
 pub mod supervisor;
 pub mod timer;
 pub mod view;
+pub mod window;
 pub mod writer;
 
 #[cfg(test)]
