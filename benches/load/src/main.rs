@@ -370,9 +370,11 @@ async fn main() -> Result<(), Failed> {
             .get()
             .map(|day| std::mem::take(&mut *day.ledgers.lock()))
             .unwrap_or_default();
+        let left = (setup.end_time - chrono::Utc::now()).num_milliseconds() as f64 / 1000.0;
         eprintln!(
-            "the day is over, {:.0} s before the contest's end",
-            (setup.end_time - chrono::Utc::now()).num_milliseconds() as f64 / 1000.0
+            "the day is over, {:.0} s {} the contest's end",
+            left.abs(),
+            if left >= 0.0 { "before" } else { "after" }
         );
         let check = check::run(&host, &setup, &ledgers, Some(setup.deadline())).await?;
         (
@@ -469,4 +471,27 @@ fn configure(
             .set_default(GooseDefault::IncreaseRate, users.to_string().as_str())?
             .set_default(GooseDefault::RunTime, run_secs)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contest_ends_after_the_planned_day() {
+        let secs = |d: Duration| d.as_secs_f64();
+        let think = Duration::from_secs(5);
+        // Closed loop: everyone at once, logged in at 40/s, then thinking.
+        assert_eq!(secs(open_for(100, 100.0, think, None)), 2.5 + 5.0 + 15.0);
+        assert_eq!(
+            secs(open_for(1_000, 1_000.0, think, None)),
+            25.0 + 5.0 + 15.0
+        );
+        // The stadium: the window closes at 125 + 60 s, but logins at 40/s end at 250 s.
+        let window = Some((Duration::from_secs(125), Duration::from_secs(60)));
+        assert_eq!(secs(open_for(10_000, 80.0, think, window)), 250.0 + 15.0);
+        // A slow arrival rate: the window is the last activity.
+        let window = Some((Duration::from_secs(100), Duration::from_secs(60)));
+        assert_eq!(secs(open_for(1_000, 10.0, think, window)), 160.0 + 15.0);
+    }
 }
