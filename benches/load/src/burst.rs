@@ -12,6 +12,7 @@ use futures_util::stream::{self, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
+use crate::check::{Ledger, Sent};
 use crate::plot::Sample;
 use crate::setup::Setup;
 use crate::Failed;
@@ -23,8 +24,8 @@ pub struct BurstFigures {
     pub latency: Histogram<u64>,
     /// Every submission, for `--plot`.
     pub samples: Vec<Sample>,
-    /// Students whose submission got a 201 → the score it should have, in hundredths.
-    pub acked: HashMap<String, i64>,
+    /// What each student's submission established, for the final check.
+    pub ledgers: HashMap<String, Ledger>,
 }
 
 async fn post(
@@ -47,8 +48,8 @@ struct Student {
     username: String,
     token: String,
     body: Value,
-    /// The score `body` should earn, in hundredths.
-    expected: i64,
+    /// The answers in `body` and the score they should earn.
+    sent: Sent,
 }
 
 /// Every student logged in, and what each of them will submit where.
@@ -101,7 +102,7 @@ pub async fn ready(host: &str, setup: &Setup, concurrency: usize) -> Result<Read
                 username: username.clone(),
                 token,
                 body: json!({ "answers": answers }),
-                expected,
+                sent: Sent { answers, expected },
             })
         })
         .collect::<Result<_, String>>()?;
@@ -149,11 +150,12 @@ pub async fn run(ready: &Ready, concurrency: usize) -> Result<BurstFigures, Fail
     let mut latency = Histogram::new_with_bounds(1, 600_000_000, 3)?;
     let mut statuses = std::collections::BTreeMap::new();
     let mut samples = Vec::with_capacity(results.len());
-    let mut acked = HashMap::new();
+    let mut ledgers: HashMap<String, Ledger> = HashMap::new();
     for (student, status, at, took) in &results {
-        if *status == Some(201) {
-            acked.insert(student.username.clone(), student.expected);
-        }
+        ledgers
+            .entry(student.username.clone())
+            .or_default()
+            .submission(student.sent.clone(), *status);
         *statuses.entry(status.unwrap_or(0)).or_insert(0) += 1;
         latency.saturating_record((took.as_micros() as u64).max(1));
         samples.push(Sample {
@@ -168,7 +170,7 @@ pub async fn run(ready: &Ready, concurrency: usize) -> Result<BurstFigures, Fail
         statuses,
         latency,
         samples,
-        acked,
+        ledgers,
     })
 }
 

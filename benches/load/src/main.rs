@@ -2,15 +2,20 @@
 //!
 //! It creates (through the admin API) a course, N students and a contest, then runs each
 //! student's day as a goose scenario — log in, list contests, fetch the contest, open the live
-//! timer (WebSocket), think, submit once, read the submission back — and reports every operation
+//! timer (WebSocket), think while saving drafts, submit once (or, for `--never-submit` of them,
+//! never), read the submission back — and reports every operation
 //! (goose's per-request metrics: count, throughput, p50/p90/p99/p99.9/max, statuses), the
 //! timer frames' delays, and the server's own figures from `/health` and `/metrics`. `--ceiling`
 //! measures raw HTTP against `GET /health` instead, the yardstick for every other figure;
 //! `--burst` all the students submitting at once (`--for-wrk`: hand them to wrk instead);
 //! `--plot FILE.svg` draws throughput and p99 latency per operation, second by second.
 //! `--question-mix mixed` gives the contest questions of all four types (the classroom's
-//! default). After a day or a burst, the admin's list of submissions is checked: every
-//! acknowledged submission stored exactly once, with the score its answers should earn.
+//! default). The contest ends soon after the day's planned last activity; after a day the tool
+//! waits for the end plus the grace, when the server submits the drafts of students who did not
+//! submit. After a day or a burst, the admin's list of submissions is checked (`check.rs`):
+//! every acknowledged submission stored exactly once, by hand, with its answers and the score
+//! they should earn; every other student with a saved draft auto-submitted once, with their
+//! last draft; nothing else.
 //!
 //!   cargo run --release -p contestd-load -- --preset classroom --admin-password …
 //!
@@ -93,6 +98,17 @@ struct Args {
     /// (open loop only; the stadium's default: 60).
     #[arg(long)]
     submit_window_secs: Option<u64>,
+    /// The share of students (0–1) who only save drafts and never submit: the server must
+    /// submit their last draft at the deadline.
+    #[arg(long, default_value_t = 0.1)]
+    never_submit: f64,
+    /// The contest's `grace_seconds` (0–300).
+    #[arg(long, default_value_t = 10)]
+    grace_secs: u64,
+    /// How long the contest is open from its creation, in seconds (default: the day's planned
+    /// last activity plus a margin; see `open_for`).
+    #[arg(long)]
+    contest_secs: Option<u64>,
     #[arg(long, env = "CONTESTD_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: String,
     /// Raw-HTTP ceiling: this many connections GET /health as fast as they can.
@@ -170,8 +186,12 @@ impl Preset {
 pub struct Day {
     pub contest_id: i64,
     pub plan: plan::Plan,
-    /// Students whose submission got a 201 → the score it should have, in hundredths.
-    pub acked: Mutex<HashMap<String, i64>>,
+    /// What each student's submission and draft requests established, for the final check.
+    pub ledgers: Mutex<HashMap<String, check::Ledger>>,
+    /// The share of students who never submit (`plan::never_submits`).
+    pub never_submit: f64,
+    /// Every student stops thinking by then: a moment before the contest's end.
+    pub act_by: std::time::Instant,
     pub usernames: Vec<String>,
     pub password: String,
     pub think_max: Duration,
@@ -182,6 +202,32 @@ pub struct Day {
 }
 
 pub static DAY: OnceLock<Day> = OnceLock::new();
+
+/// The logins per second the plan of a day counts on: argon2 at its default cost lets the two
+/// cores the server shares with this tool log in 45–80 a second (benches/README.md).
+const LOGINS_PER_SEC: f64 = 40.0;
+/// Between the day's planned last activity and the contest's end.
+const SLACK: Duration = Duration::from_secs(15);
+/// Students stop thinking (and submit) this long before the end, however late they arrived.
+const ACT_BEFORE_END: Duration = Duration::from_secs(3);
+
+/// How long the contest stays open for a day of `students` arriving at `rate` a second (all at
+/// once in a closed loop), each thinking up to `think_max`, or submitting inside `window`
+/// (when it opens, from the start, and how long): until the last student should have logged
+/// in (at `LOGINS_PER_SEC` at best) and finished thinking, plus `SLACK`.
+fn open_for(
+    students: usize,
+    rate: f64,
+    think_max: Duration,
+    window: Option<(Duration, Duration)>,
+) -> Duration {
+    let logged_in = Duration::from_secs_f64(students as f64 / rate.clamp(0.001, LOGINS_PER_SEC));
+    let done = match window {
+        Some((opens, length)) => (opens + length).max(logged_in),
+        None => logged_in + think_max,
+    };
+    done + SLACK
+}
 
 type Failed = Box<dyn std::error::Error>;
 
@@ -205,7 +251,12 @@ async fn main() -> Result<(), Failed> {
     };
     if let Some(concurrency) = args.burst {
         let students = args.students.unwrap_or(args.preset.students());
-        let setup = prepare(&args, &host, students, questions).await?;
+        // Open for an hour: the burst has no drafts and no deadline to wait for.
+        let schedule = setup::Schedule {
+            open_for: Duration::from_secs(3600),
+            grace: Duration::ZERO,
+        };
+        let setup = prepare(&args, &host, students, questions, schedule).await?;
         let ready = burst::ready(&host, &setup, concurrency.max(1)).await?;
         if let Some(dir) = &args.for_wrk {
             burst::write_for_wrk(&ready, std::path::Path::new(dir))?;
@@ -224,7 +275,7 @@ async fn main() -> Result<(), Failed> {
         if let Some((a, b)) = batches {
             println!("writer: {} batches", a.saturating_sub(b));
         }
-        let check = check::run(&host, &setup, &figures.acked).await?;
+        let check = check::run(&host, &setup, &figures.ledgers, None).await?;
         println!("{}", check.line());
         return if check.passed() {
             Ok(())
@@ -252,8 +303,6 @@ async fn main() -> Result<(), Failed> {
     } else {
         let students = args.students.unwrap_or(args.preset.students());
         let think_max = args.think_max_ms.unwrap_or(args.preset.think_max_ms());
-        let setup = prepare(&args, &host, students, questions).await?;
-        let ws_base = host.replacen("http", "ws", 1);
         let mode = args.mode.unwrap_or(args.preset.mode());
         let rate = match mode {
             Mode::Closed => students as f64,
@@ -261,22 +310,39 @@ async fn main() -> Result<(), Failed> {
                 .arrivals_per_sec
                 .unwrap_or(args.preset.arrivals_per_sec()),
         };
-        let window = args
+        let window_secs = args
             .submit_window_secs
             .or(args.preset.submit_window_secs())
-            .filter(|_| mode == Mode::Open)
-            .map(|secs| {
-                let arrivals = Duration::from_secs_f64(students as f64 / rate.max(0.001));
-                (
-                    std::time::Instant::now(),
-                    arrivals,
-                    Duration::from_secs(secs),
+            .filter(|_| mode == Mode::Open);
+        let arrivals = Duration::from_secs_f64(students as f64 / rate.max(0.001));
+        let open = args.contest_secs.map_or_else(
+            || {
+                open_for(
+                    students,
+                    rate,
+                    Duration::from_millis(think_max),
+                    window_secs.map(|w| (arrivals, Duration::from_secs(w))),
                 )
-            });
+            },
+            Duration::from_secs,
+        );
+        let schedule = setup::Schedule {
+            open_for: open,
+            grace: Duration::from_secs(args.grace_secs),
+        };
+        let setup = prepare(&args, &host, students, questions, schedule).await?;
+        let ws_base = host.replacen("http", "ws", 1);
+        let now = std::time::Instant::now();
+        let until_end = (setup.end_time - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        let window = window_secs.map(|secs| (now, arrivals, Duration::from_secs(secs)));
         let _ = DAY.set(Day {
             contest_id: setup.contest_id,
             plan: setup.plan.clone(),
-            acked: Mutex::new(HashMap::new()),
+            ledgers: Mutex::new(HashMap::new()),
+            never_submit: args.never_submit,
+            act_by: now + until_end.saturating_sub(ACT_BEFORE_END),
             usernames: setup.usernames.clone(),
             password: setup.password.clone(),
             think_max: Duration::from_millis(think_max),
@@ -294,13 +360,23 @@ async fn main() -> Result<(), Failed> {
             Some(rate),
             request_log.as_deref(),
         )?;
-        eprintln!("running the day ({mode:?} loop, {rate} students/s) …");
+        eprintln!(
+            "running the day ({mode:?} loop, {rate} students/s; the contest ends in {:.0} s, grace {} s) …",
+            until_end.as_secs_f64(),
+            args.grace_secs
+        );
         let metrics = attack.execute().await?;
-        let acked = DAY
+        let ledgers = DAY
             .get()
-            .map(|day| std::mem::take(&mut *day.acked.lock()))
+            .map(|day| std::mem::take(&mut *day.ledgers.lock()))
             .unwrap_or_default();
-        let check = check::run(&host, &setup, &acked).await?;
+        let left = (setup.end_time - chrono::Utc::now()).num_milliseconds() as f64 / 1000.0;
+        eprintln!(
+            "the day is over, {:.0} s {} the contest's end",
+            left.abs(),
+            if left >= 0.0 { "before" } else { "after" }
+        );
+        let check = check::run(&host, &setup, &ledgers, Some(setup.deadline())).await?;
         (
             match window {
                 Some((_, _, w)) => format!(
@@ -312,7 +388,11 @@ async fn main() -> Result<(), Failed> {
                     "{:?}: {students} students, {mode:?} loop, think ≤ {think_max} ms",
                     args.preset
                 ),
-            } + &format!(", {} {mix:?} questions", questions.count),
+            } + &format!(
+                ", {} {mix:?} questions, drafts, {}% never submitting",
+                questions.count,
+                (args.never_submit * 100.0).round()
+            ),
             metrics,
             DAY.get().map(|day| day.frames.summary()),
             Some(check),
@@ -343,12 +423,13 @@ async fn prepare(
     host: &str,
     students: usize,
     questions: setup::Questions,
+    schedule: setup::Schedule,
 ) -> Result<setup::Setup, Failed> {
     eprintln!(
         "setting up {students} students, {} {:?} questions …",
         questions.count, questions.mix
     );
-    let setup = setup::prepare(host, &args.admin_password, students, questions).await?;
+    let setup = setup::prepare(host, &args.admin_password, students, questions, schedule).await?;
     if let Some(path) = &args.setup_out {
         let out = serde_json::json!({"contest_id": setup.contest_id, "contest": setup.contest});
         std::fs::write(path, serde_json::to_vec_pretty(&out)?)?;
@@ -390,4 +471,27 @@ fn configure(
             .set_default(GooseDefault::IncreaseRate, users.to_string().as_str())?
             .set_default(GooseDefault::RunTime, run_secs)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contest_ends_after_the_planned_day() {
+        let secs = |d: Duration| d.as_secs_f64();
+        let think = Duration::from_secs(5);
+        // Closed loop: everyone at once, logged in at 40/s, then thinking.
+        assert_eq!(secs(open_for(100, 100.0, think, None)), 2.5 + 5.0 + 15.0);
+        assert_eq!(
+            secs(open_for(1_000, 1_000.0, think, None)),
+            25.0 + 5.0 + 15.0
+        );
+        // The stadium: the window closes at 125 + 60 s, but logins at 40/s end at 250 s.
+        let window = Some((Duration::from_secs(125), Duration::from_secs(60)));
+        assert_eq!(secs(open_for(10_000, 80.0, think, window)), 250.0 + 15.0);
+        // A slow arrival rate: the window is the last activity.
+        let window = Some((Duration::from_secs(100), Duration::from_secs(60)));
+        assert_eq!(secs(open_for(1_000, 10.0, think, window)), 160.0 + 15.0);
+    }
 }

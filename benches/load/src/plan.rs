@@ -312,6 +312,50 @@ impl Plan {
         }
         Ok((answers, cents(units)))
     }
+
+    /// The score (hundredths) `answers` — each one of the plan's choices with its
+    /// `question_id`, as `answer` makes them, possibly only some of them — should earn.
+    pub fn score(&self, answers: &[Value]) -> Result<i64, String> {
+        let mut units = 0;
+        for answer in answers {
+            let id = answer["question_id"]
+                .as_i64()
+                .ok_or_else(|| format!("an answer without question_id: {answer}"))?;
+            let (_, question) = self
+                .by_id
+                .get(&id)
+                .map(|&i| &self.questions[i])
+                .ok_or_else(|| format!("question {id} is not one the contest was created with"))?;
+            let mut bare = answer.clone();
+            if let Some(fields) = bare.as_object_mut() {
+                fields.remove("question_id");
+            }
+            units += question
+                .choices
+                .iter()
+                .find(|c| c.answer == bare)
+                .ok_or_else(|| format!("{answer} is not on question {id}'s menu"))?
+                .earned;
+        }
+        Ok(cents(units))
+    }
+}
+
+/// The answers of a student's `k`th draft out of `n` (1 ≤ k ≤ n) on the way to `answers`:
+/// the first k/n of them, rounded up, so the drafts grow and the `n`th is all of them.
+pub fn draft(answers: &[Value], k: usize, n: usize) -> &[Value] {
+    let n = n.max(1);
+    let take = (answers.len() * k.min(n)).div_ceil(n);
+    &answers[..take]
+}
+
+/// Whether student `index` is one of the `share` (0–1) of students who never submit, spread
+/// evenly: exactly ⌊share × N⌋ of the first N students are.
+pub fn never_submits(index: usize, share: f64) -> bool {
+    let share = share.clamp(0.0, 1.0);
+    let before = (index as f64 * share).floor();
+    let after = ((index + 1) as f64 * share).floor();
+    after > before
 }
 
 #[cfg(test)]
@@ -480,6 +524,28 @@ mod tests {
     }
 
     #[test]
+    fn drafts_grow_to_the_answers() {
+        let answers: Vec<Value> = (0..5).map(|i| json!({ "question_id": i })).collect();
+        let lens =
+            |n: usize| -> Vec<usize> { (1..=n).map(|k| draft(&answers, k, n).len()).collect() };
+        assert_eq!(lens(2), [3, 5]);
+        assert_eq!(lens(3), [2, 4, 5]);
+        // A student who submits drafts on the way to n + 1: every draft short of the answers.
+        assert_eq!(lens(4), [2, 3, 4, 5]);
+        assert_eq!(draft(&answers, 1, 4), &answers[..2]);
+        assert!(draft(&[], 1, 3).is_empty());
+    }
+
+    #[test]
+    fn the_share_that_never_submits_is_exact_and_spread() {
+        let never: Vec<usize> = (0..100).filter(|&i| never_submits(i, 0.1)).collect();
+        assert_eq!(never, [9, 19, 29, 39, 49, 59, 69, 79, 89, 99]);
+        assert_eq!((0..1000).filter(|&i| never_submits(i, 0.25)).count(), 250);
+        assert!(!(0..1000).any(|i| never_submits(i, 0.0)));
+        assert!((0..1000).all(|i| never_submits(i, 1.0)));
+    }
+
+    #[test]
     fn a_students_expected_score_is_the_sum_of_their_choices() {
         let qs = questions(QuestionMix::Mixed, 20);
         let ids: Vec<i64> = (100..120).collect();
@@ -487,21 +553,34 @@ mod tests {
         assert_eq!(plan.max_cents(), (15 + 5 * 2) * 100);
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut fractional = false;
+        let units = |answers: &[Value]| -> i64 {
+            answers
+                .iter()
+                .map(|a| {
+                    let id = a["question_id"].as_i64().unwrap();
+                    let (_, q) = &plan.questions[(id - 100) as usize];
+                    let mut bare = a.clone();
+                    bare.as_object_mut().unwrap().remove("question_id");
+                    q.choices.iter().find(|c| c.answer == bare).unwrap().earned
+                })
+                .sum()
+        };
         for _ in 0..500 {
             let (answers, expected) = plan.answer(&ids, &mut rng).unwrap();
-            let mut units = 0;
-            for a in &answers {
-                let id = a["question_id"].as_i64().unwrap();
-                let (_, q) = &plan.questions[(id - 100) as usize];
-                let mut bare = a.clone();
-                bare.as_object_mut().unwrap().remove("question_id");
-                units += q.choices.iter().find(|c| c.answer == bare).unwrap().earned;
-            }
-            assert_eq!(expected, cents(units));
+            assert_eq!(expected, cents(units(&answers)));
+            assert_eq!(plan.score(&answers), Ok(expected));
+            let first = draft(&answers, 1, 2);
+            assert_eq!(plan.score(first), Ok(cents(units(first))));
             assert!((0..=plan.max_cents()).contains(&expected));
             fractional |= expected % 100 != 0;
         }
         assert!(fractional, "partial credit should give fractional totals");
         assert!(plan.answer(&[999], &mut rng).is_err());
+        assert!(plan
+            .score(&[json!({"question_id": 999, "option": 0})])
+            .is_err());
+        assert!(plan
+            .score(&[json!({"question_id": 100, "option": 9})])
+            .is_err());
     }
 }

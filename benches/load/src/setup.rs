@@ -1,7 +1,10 @@
 //! The day's setting, made through the admin API: N students (bulk), a course they are
-//! enrolled in, and a contest open from now for an hour, with the questions of `plan.rs`.
+//! enrolled in, and a contest open from now for as long as the day needs (`Schedule`), with the
+//! questions of `plan.rs`.
 
-use chrono::{TimeDelta, Utc};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use crate::plan::{self, Plan, QuestionMix};
@@ -20,6 +23,23 @@ pub struct Setup {
     pub admin_token: String,
     /// The contest as `POST /api/contests` answered (the admin view).
     pub contest: Value,
+    /// The contest's end, as created.
+    pub end_time: DateTime<Utc>,
+    pub grace: Duration,
+}
+
+impl Setup {
+    /// The end plus the grace: when the server auto-submits the drafts.
+    pub fn deadline(&self) -> DateTime<Utc> {
+        self.end_time + TimeDelta::from_std(self.grace).unwrap_or_default()
+    }
+}
+
+/// How long the contest is open from its creation, and its grace.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub open_for: Duration,
+    pub grace: Duration,
 }
 
 async fn call(request: reqwest::RequestBuilder, body: Value) -> Result<Value, Failed> {
@@ -44,6 +64,7 @@ pub async fn prepare(
     admin_password: &str,
     students: usize,
     questions: Questions,
+    schedule: Schedule,
 ) -> Result<Setup, Failed> {
     let http = reqwest::Client::new();
     let login = call(
@@ -87,6 +108,7 @@ pub async fn prepare(
         .await?;
     }
     let now = Utc::now();
+    let end_time = now + TimeDelta::from_std(schedule.open_for)?;
     let planned = plan::questions(questions.mix, questions.count);
     let bodies: Vec<&Value> = planned.iter().map(|q| &q.body).collect();
     let contest = call(
@@ -94,7 +116,8 @@ pub async fn prepare(
             .bearer_auth(&admin),
         json!({
             "course_id": course_id, "title": format!("load {run}"),
-            "start_time": now - TimeDelta::seconds(1), "end_time": now + TimeDelta::hours(1),
+            "start_time": now - TimeDelta::seconds(1), "end_time": end_time,
+            "grace_seconds": schedule.grace.as_secs(),
             "questions": bodies,
         }),
     )
@@ -112,6 +135,12 @@ pub async fn prepare(
         password,
         plan: Plan::new(planned, &ids)?,
         admin_token: admin,
+        // As the server took it.
+        end_time: contest["end_time"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(end_time),
         contest,
+        grace: schedule.grace,
     })
 }

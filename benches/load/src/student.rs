@@ -1,5 +1,7 @@
 //! One student's day as a goose scenario, in order: log in, list contests, fetch the contest,
-//! open the live timer, think, submit once, read the submission back, close the timer.
+//! open the live timer, think (saving a draft 2–3 times on the way, each with more of the
+//! answers), submit once, read the submission back, close the timer. The share of students who
+//! never submit (`--never-submit`) only save drafts, which the server submits at the deadline.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,12 +17,21 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::check::Sent;
+use crate::plan;
 use crate::DAY;
 
 #[derive(Clone)]
 struct Session {
     token: String,
+    username: String,
     questions: Vec<i64>,
+    /// What the student will submit (or, if they never submit, their last draft), and the
+    /// score it should earn.
+    answers: Vec<Value>,
+    expected: i64,
+    /// Whether they submit by hand (or only save drafts).
+    submits: bool,
     /// The task reading the timer's frames (shared only because goose wants `Clone`).
     timer: Option<Arc<tokio::task::JoinHandle<()>>>,
 }
@@ -164,7 +175,8 @@ async fn login(user: &mut GooseUser) -> TransactionResult {
             .timeout(Duration::from_secs(120)),
     )
     .await?;
-    let username = &day.usernames[user.weighted_users_index % day.usernames.len()];
+    let index = user.weighted_users_index;
+    let username = day.usernames[index % day.usernames.len()].clone();
     let body = json!({"username": username, "password": day.password});
     let answer = call(
         user,
@@ -178,7 +190,11 @@ async fn login(user: &mut GooseUser) -> TransactionResult {
     if let Some(token) = answer.body.as_ref().and_then(|a| a["token"].as_str()) {
         user.set_session_data(Session {
             token: token.to_string(),
+            username,
             questions: Vec::new(),
+            answers: Vec::new(),
+            expected: 0,
+            submits: !plan::never_submits(index, day.never_submit),
             timer: None,
         });
     }
@@ -199,9 +215,12 @@ async fn list_contests(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+/// Reads the contest and chooses the student's answers to its questions (right, wrong or
+/// partly right: `plan.rs`).
 async fn view_contest(user: &mut GooseUser) -> TransactionResult {
     session(user)?;
-    let path = format!("/api/contests/{}", day()?.contest_id);
+    let day = day()?;
+    let path = format!("/api/contests/{}", day.contest_id);
     let view = call(
         user,
         GooseMethod::Get,
@@ -211,14 +230,20 @@ async fn view_contest(user: &mut GooseUser) -> TransactionResult {
         &[200],
     )
     .await?;
-    let questions = view
+    let questions: Vec<i64> = view
         .body
         .as_ref()
         .and_then(|v| v["questions"].as_array())
         .map(|qs| qs.iter().filter_map(|q| q["id"].as_i64()).collect())
         .unwrap_or_default();
+    let (answers, expected) = day
+        .plan
+        .answer(&questions, &mut rand::rng())
+        .map_err(|e| Box::new(TransactionError::Custom(e)))?;
     if let Some(session) = user.get_session_data_mut::<Session>() {
         session.questions = questions;
+        session.answers = answers;
+        session.expected = expected;
     }
     Ok(())
 }
@@ -266,46 +291,98 @@ fn random_below(most: Duration) -> Duration {
     })
 }
 
-async fn think(_: &mut GooseUser) -> TransactionResult {
+/// Thinks until the moment to submit (a random think time, or a moment inside the submission
+/// window), never later than a moment before the contest's end, saving 2–3 drafts on the way
+/// at even steps, each with more of the answers: short of them all for a student who will
+/// submit, all of them in the last draft of one who never does.
+async fn think(user: &mut GooseUser) -> TransactionResult {
     let day = day()?;
+    let started = Instant::now();
     let pause = match day.submit_window {
         // A moment inside the window, which opens when every student has arrived.
         Some((start, opens, length)) => {
-            (start + opens + random_below(length)).saturating_duration_since(Instant::now())
+            (start + opens + random_below(length)).saturating_duration_since(started)
         }
         None => random_below(day.think_max),
+    }
+    .min(day.act_by.saturating_duration_since(started));
+    let (answers, submits) = {
+        let s = session(user)?;
+        (s.answers.clone(), s.submits)
     };
-    tokio::time::sleep(pause).await;
+    let drafts: u32 = rand::rng().random_range(2..=3);
+    let steps = if submits { drafts + 1 } else { drafts };
+    for k in 1..=drafts {
+        tokio::time::sleep_until((started + pause * k / steps).into()).await;
+        let answers = plan::draft(&answers, k as usize, steps as usize).to_vec();
+        save_draft(user, answers).await?;
+    }
+    tokio::time::sleep_until((started + pause).into()).await;
     Ok(())
 }
 
-/// Answers every question of the student's view with an answer of its type's shape (right,
-/// wrong or partly right: `plan.rs`), and notes the score it should earn once it is acknowledged.
+/// `PUT …/draft` with `answers`, noted in the student's ledger.
+async fn save_draft(user: &mut GooseUser, answers: Vec<Value>) -> TransactionResult {
+    let day = day()?;
+    let expected = day
+        .plan
+        .score(&answers)
+        .map_err(|e| Box::new(TransactionError::Custom(e)))?;
+    let path = format!("/api/contests/{}/draft", day.contest_id);
+    let body = json!({ "answers": answers });
+    let answer = call(
+        user,
+        GooseMethod::Put,
+        &path,
+        "/api/contests/{id}/draft",
+        Some(body),
+        &[200],
+    )
+    .await?;
+    let username = session(user)?.username.clone();
+    day.ledgers
+        .lock()
+        .entry(username)
+        .or_default()
+        .draft_save(Sent { answers, expected }, answer.status);
+    Ok(())
+}
+
+/// Submits the answers chosen when the student read the contest (unless they never submit),
+/// and notes the outcome in their ledger.
 async fn submit(user: &mut GooseUser) -> TransactionResult {
     let day = day()?;
-    let (answers, expected) = day
-        .plan
-        .answer(&session(user)?.questions, &mut rand::rng())
-        .map_err(|e| Box::new(TransactionError::Custom(e)))?;
+    let session = session(user)?;
+    if !session.submits {
+        return Ok(());
+    }
+    let sent = Sent {
+        answers: session.answers.clone(),
+        expected: session.expected,
+    };
+    let username = session.username.clone();
     let path = format!("/api/contests/{}/submissions", day.contest_id);
     let answer = call(
         user,
         GooseMethod::Post,
         &path,
         "/api/contests/{id}/submissions",
-        Some(json!({ "answers": answers })),
+        Some(json!({ "answers": sent.answers })),
         &[201, 409],
     )
     .await?;
-    if answer.status == Some(201) {
-        let username = &day.usernames[user.weighted_users_index % day.usernames.len()];
-        day.acked.lock().insert(username.clone(), expected);
-    }
+    day.ledgers
+        .lock()
+        .entry(username)
+        .or_default()
+        .submission(sent, answer.status);
     Ok(())
 }
 
 async fn my_submission(user: &mut GooseUser) -> TransactionResult {
-    session(user)?;
+    if !session(user)?.submits {
+        return Ok(());
+    }
     let path = format!("/api/contests/{}/my-submission", day()?.contest_id);
     call(
         user,
