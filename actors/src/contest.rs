@@ -517,13 +517,18 @@ impl Handler<PutDraft> for ContestActor {
                 ))))
             }
         };
+        let student = row.student_id;
+        self.state.draft_writing(student);
         Box::pin(
             fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| match outcome {
                 Ok(WriteOutcome::Committed) => {
                     act.state.draft_saved(row.as_ref().clone());
                     Ok(row)
                 }
-                _ => Err(Refusal::Unavailable("the database is unavailable")),
+                _ => {
+                    act.state.draft_write_ended(student);
+                    Err(Refusal::Unavailable("the database is unavailable"))
+                }
             }),
         )
     }

@@ -98,6 +98,9 @@ pub struct ContestState {
     score_sum: i64,
     /// The committed drafts of students without a submission.
     drafts: HashMap<Id, Arc<DraftRow>>,
+    /// Draft saves being written, per student: the deadline waits for them, so the draft that
+    /// becomes the submission is the last one acknowledged.
+    saving: HashMap<Id, usize>,
     view: StudentView,
 }
 
@@ -135,6 +138,7 @@ impl ContestState {
                 .into_iter()
                 .map(|d| (d.student_id, Arc::new(d)))
                 .collect(),
+            saving: HashMap::new(),
             view,
         })
     }
@@ -251,9 +255,25 @@ impl ContestState {
         })
     }
 
+    /// A checked draft goes to the writer.
+    pub fn draft_writing(&mut self, student: Id) {
+        *self.saving.entry(student).or_default() += 1;
+    }
+
+    /// A draft's write has its outcome (committed or failed).
+    pub fn draft_write_ended(&mut self, student: Id) {
+        if let Some(n) = self.saving.get_mut(&student) {
+            *n -= 1;
+            if *n == 0 {
+                self.saving.remove(&student);
+            }
+        }
+    }
+
     /// A draft is committed; it replaces an older one (saves commit in order, but a reload may
     /// have read a newer one).
     pub fn draft_saved(&mut self, row: DraftRow) {
+        self.draft_write_ended(row.student_id);
         if self.submitted.contains(&row.student_id) {
             return;
         }
@@ -286,6 +306,7 @@ impl ContestState {
             .drafts
             .values()
             .filter(|d| !self.pending.contains(&d.student_id))
+            .filter(|d| !self.saving.contains_key(&d.student_id))
             .cloned()
             .partition(|d| {
                 self.submitted.contains(&d.student_id) || !self.enrolled.contains(&d.student_id)
@@ -308,7 +329,7 @@ impl ContestState {
 
     /// Drafts still waiting for the deadline (or to be written as submissions).
     pub fn has_drafts(&self) -> bool {
-        !self.drafts.is_empty()
+        !self.drafts.is_empty() || !self.saving.is_empty()
     }
 
     /// `claim` for a request that carries its idempotency (key and answers hash), which the
