@@ -14,9 +14,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::{
-    answers, assert_error, assert_keys, closed_window, contest_body, hours, id_of, now_ms,
-    open_window, parse_time, question_ids, rfc3339, spawn_binary, str_field, upcoming_window,
-    wait_for, Db, Resp, Student, TestApp,
+    answers, assert_error, assert_keys, closed_window, contest_body, csv_rows, hours, id_of,
+    now_ms, open_window, parse_time, question_ids, rfc3339, spawn_binary, str_field,
+    upcoming_window, wait_for, Db, Resp, Student, TestApp, CSV_COLUMNS,
 };
 
 both_databases!(
@@ -1011,24 +1011,8 @@ async fn admin_list_and_csv_mark_auto_submissions(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(content_type.starts_with("text/csv"), "{content_type}");
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    let mut records: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.expect("a CSV record").iter().map(String::from).collect())
-        .collect();
-    let header = records.remove(0);
-    let fixed = [
-        "id",
-        "student_id",
-        "username",
-        "score",
-        "max_score",
-        "submitted_at",
-        "answers",
-        "auto",
-    ];
+    let (header, records) = csv_rows(&text);
+    let fixed = CSV_COLUMNS;
     assert!(header.len() >= fixed.len(), "{header:?}");
     assert_eq!(header[..fixed.len()], fixed, "`auto` right after `answers`");
     let per_question: Vec<String> = q

@@ -10,8 +10,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::{
-    answers, assert_error, id_of, open_window, parse_time, question_ids, rfc3339,
-    spawn_app_behind_proxy, str_field, Student, TestApp, STUDENT_PW,
+    answers, assert_error, csv_rows, id_of, open_window, parse_time, question_ids, rfc3339,
+    spawn_app_behind_proxy, str_field, Student, TestApp, CSV_COLUMNS, STUDENT_PW,
 };
 
 both_databases!(
@@ -26,17 +26,6 @@ mod postgres_proxy {
         super::database_gone_at_the_start_is_a_json_503().await;
     }
 }
-
-const HEADER: [&str; 8] = [
-    "id",
-    "student_id",
-    "username",
-    "score",
-    "max_score",
-    "submitted_at",
-    "answers",
-    "auto",
-];
 
 /// What a spreadsheet reads as the start of a formula (OWASP's list).
 const TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -70,22 +59,14 @@ fn parse(status: StatusCode, headers: &HeaderMap, text: &str) -> Vec<Vec<String>
     assert_eq!(status, StatusCode::OK, "{text}");
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     assert_eq!(content_type, Some("text/csv; charset=utf-8"), "{headers:?}");
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    let mut rows: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.expect("a CSV record").iter().map(String::from).collect())
-        .collect();
-    assert!(!rows.is_empty(), "a header row at least");
-    let header = rows.remove(0);
+    let (header, rows) = csv_rows(text);
     assert_eq!(
-        header[..HEADER.len()],
-        HEADER,
+        header[..CSV_COLUMNS.len()],
+        CSV_COLUMNS,
         "the header row begins with the fixed columns"
     );
     // Then an answer and a points column per question.
-    let per_question = &header[HEADER.len()..];
+    let per_question = &header[CSV_COLUMNS.len()..];
     assert!(per_question.len().is_multiple_of(2), "{header:?}");
     for pair in per_question.chunks(2) {
         let id = pair[0].strip_suffix("_answer").expect("q<id>_answer");
@@ -125,7 +106,7 @@ fn assert_rows_are_the_list(
     assert_eq!(records.len(), listed.len(), "one record per submission");
     for (i, (record, entry)) in records.iter().zip(listed).enumerate() {
         let at = format!("record {i}: {record:?} against {entry}");
-        assert!(record.len() >= HEADER.len(), "{at}");
+        assert!(record.len() >= CSV_COLUMNS.len(), "{at}");
         assert_eq!(record[0], str_field(entry, "id"), "{at}");
         assert_eq!(record[1], entry["student_id"].to_string(), "{at}");
         assert_eq!(

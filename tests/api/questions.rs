@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{
-    assert_error, assert_keys, closed_window, contest_body, id_of, now_ms, open_window, parse_time,
-    question_ids, rfc3339, str_field, upcoming_window, wait_for, Student, TestApp,
+    assert_error, assert_keys, closed_window, contest_body, csv_rows, id_of, now_ms, open_window,
+    parse_time, question_ids, rfc3339, str_field, upcoming_window, wait_for, Student, TestApp,
+    CSV_COLUMNS,
 };
 use crate::ws::{connect, next_frame, Socket};
 
@@ -49,18 +50,6 @@ const ADMIN_VIEW: &[&str] = &[
     "questions",
     "shuffle",
     "grace_seconds",
-];
-
-/// The first columns of the CSV export, before the per-question ones.
-const CSV_HEADER: [&str; 8] = [
-    "id",
-    "student_id",
-    "username",
-    "score",
-    "max_score",
-    "submitted_at",
-    "answers",
-    "auto",
 ];
 
 /// What a student must never see, at any depth.
@@ -498,16 +487,7 @@ async fn csv_export(app: &TestApp, admin: &str, contest: i64) -> (Vec<String>, V
     let (status, content_type, text) = app.get_text(&path, Some(admin), "text/csv").await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(content_type.starts_with("text/csv"), "{content_type}");
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    let mut rows: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.expect("a CSV record").iter().map(String::from).collect())
-        .collect();
-    assert!(!rows.is_empty(), "a header row at least");
-    let header = rows.remove(0);
-    (header, rows)
+    csv_rows(&text)
 }
 
 /// Asserts a CSV answer cell holds `answer` to `q` as the contract writes it.
@@ -585,7 +565,7 @@ async fn assert_scores_everywhere(
     }
 
     let (header, records) = csv_export(app, &admin, contest).await;
-    let mut columns: Vec<String> = CSV_HEADER.iter().map(|c| c.to_string()).collect();
+    let mut columns: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
     for q in questions {
         let id = id_of(q);
         columns.push(format!("q{id}_answer"));
@@ -603,9 +583,9 @@ async fn assert_scores_everywhere(
         for (j, q) in questions.iter().enumerate() {
             let answer = answer_to(plan, q);
             let at = format!("{at}, question {}", q["id"]);
-            assert_answer_cell(&record[CSV_HEADER.len() + 2 * j], q, answer, &at);
+            assert_answer_cell(&record[CSV_COLUMNS.len() + 2 * j], q, answer, &at);
             assert_score_text(
-                &record[CSV_HEADER.len() + 1 + 2 * j],
+                &record[CSV_COLUMNS.len() + 1 + 2 * j],
                 cents(earned_units(q, answer)),
                 &at,
             );

@@ -68,3 +68,30 @@ pub fn assert_error(resp: &Resp, status: StatusCode, code: &str) -> String {
     assert!(!message.is_empty(), "an empty message in {body}");
     message.to_string()
 }
+
+/// The fixed columns of the CSV export, before two per question (`q<id>_answer`, `q<id>_points`).
+pub const CSV_COLUMNS: [&str; 8] = [
+    "id",
+    "student_id",
+    "username",
+    "score",
+    "max_score",
+    "submitted_at",
+    "answers",
+    "auto",
+];
+
+/// A CSV export parsed with the csv crate: the header row and the records after it.
+#[track_caller]
+pub fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let mut rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.expect("a CSV record").iter().map(String::from).collect())
+        .collect();
+    assert!(!rows.is_empty(), "a header row at least");
+    let header = rows.remove(0);
+    (header, rows)
+}

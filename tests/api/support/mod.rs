@@ -13,7 +13,9 @@ mod requests;
 mod server;
 mod time;
 
-pub use assertions::{assert_error, assert_keys, id_of, retry_after, str_field};
+pub use assertions::{
+    assert_error, assert_keys, csv_rows, id_of, retry_after, str_field, CSV_COLUMNS,
+};
 pub use database::fresh_database;
 pub use fixtures::{answers, contest_body, question_ids, Student};
 pub use prometheus::Metrics;
