@@ -254,6 +254,45 @@ impl Fixtures {
                 ) }),
             ),
             route(
+                Method::PUT,
+                format!("/api/contests/{}/draft", self.contest_id),
+                &Some(self.student.clone()),
+                Object(vec![(
+                    "answers",
+                    List(Box::new(Object(vec![
+                        ("question_id", Id),
+                        ("options", List(Box::new(Int))),
+                        ("value", Int),
+                        ("text", Text),
+                    ]))),
+                )]),
+                json!({ "answers": answers(
+                    &self.question_ids.iter().map(|q| (*q, 0)).collect::<Vec<_>>()
+                ) }),
+            ),
+            route(
+                Method::PATCH,
+                format!(
+                    "/api/contests/{}/questions/{}",
+                    self.contest_id, self.question_ids[0]
+                ),
+                &admin,
+                Object(vec![
+                    ("correct_option", Int),
+                    ("correct_options", List(Box::new(Int))),
+                    ("points", Int),
+                    ("accepted", List(Box::new(Text))),
+                ]),
+                json!({ "correct_option": 1, "points": 2 }),
+            ),
+            route(
+                Method::POST,
+                format!("/api/contests/{}/announcements", self.contest_id),
+                &admin,
+                Object(vec![("text", Text)]),
+                json!({ "text": "Question 2 has a typo." }),
+            ),
+            route(
                 Method::POST,
                 "/api/contests/warm-cache".into(),
                 &admin,
