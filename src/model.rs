@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 pub use contestd_actors::grading::{Key, Scoring};
 pub use contestd_actors::model::{
     Announcement, Answer, AnswersHash, Contest, ContestStatus, DraftRow, Id, Idempotency, Question,
-    ResultsPolicy, Shuffle, Snapshot, SubmissionRow,
+    ResultsPolicy, Shuffle, Snapshot, StartRow, SubmissionRow,
 };
 pub use contestd_actors::question::{KeyFields, NumericAnswer, QuestionType};
+pub use contestd_actors::window::{window_for, Accommodation, MyWindow, Window};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -261,6 +262,7 @@ pub struct NewContest {
     pub shuffle: Shuffle,
     #[serde(default)]
     pub grace_seconds: i64,
+    pub duration_minutes: Option<i64>,
     pub questions: Vec<NewQuestion>,
 }
 
@@ -274,6 +276,7 @@ pub struct ContestDraft {
     pub results: ResultsPolicy,
     pub shuffle: Shuffle,
     pub grace_seconds: i64,
+    pub duration_minutes: Option<i64>,
     pub questions: Vec<QuestionDraft>,
 }
 
@@ -285,6 +288,7 @@ impl NewContest {
         let end_time = to_millis(self.end_time);
         validate_window(start_time, end_time)?;
         validate_grace(self.grace_seconds)?;
+        self.duration_minutes.map_or(Ok(()), validate_duration)?;
         Ok(ContestDraft {
             course_id: self.course_id,
             title: self.title,
@@ -293,6 +297,7 @@ impl NewContest {
             results: self.results,
             shuffle: self.shuffle,
             grace_seconds: self.grace_seconds,
+            duration_minutes: self.duration_minutes,
             questions: validate_questions(self.questions)?,
         })
     }
@@ -314,6 +319,7 @@ pub struct ContestPatch {
     pub end_time: Option<DateTime<Utc>>,
     pub is_active: Option<bool>,
     pub grace_seconds: Option<i64>,
+    pub duration_minutes: Option<i64>,
     /// Only while the contest is upcoming, like `questions`.
     pub shuffle: Option<ShufflePatch>,
     pub questions: Option<Vec<NewQuestion>>,
@@ -327,6 +333,7 @@ pub struct ContestChange {
     pub end_time: Option<DateTime<Utc>>,
     pub is_active: Option<bool>,
     pub grace_seconds: Option<i64>,
+    pub duration_minutes: Option<i64>,
     pub shuffle: Option<ShufflePatch>,
     pub questions: Option<Vec<QuestionDraft>>,
 }
@@ -354,12 +361,14 @@ impl ContestPatch {
             validate_window(start, end)?;
         }
         self.grace_seconds.map_or(Ok(()), validate_grace)?;
+        self.duration_minutes.map_or(Ok(()), validate_duration)?;
         Ok(ContestChange {
             title: self.title,
             start_time,
             end_time,
             is_active: self.is_active,
             grace_seconds: self.grace_seconds,
+            duration_minutes: self.duration_minutes,
             shuffle: self.shuffle,
             questions: self.questions.map(validate_questions).transpose()?,
         })
@@ -398,6 +407,44 @@ impl KeyPatch {
         validate_points(points)?;
         let key = question.key.corrected(&change, question.options.len())?;
         Ok((key, points))
+    }
+}
+
+/// A student's own time on a contest: 1 minute to a day.
+fn validate_duration(minutes: i64) -> Result<(), String> {
+    if !(1..=1440).contains(&minutes) {
+        return Err("duration_minutes must be 1 to 1440".into());
+    }
+    Ok(())
+}
+
+/// `PUT /api/contests/{id}/accommodations/{student_id}`: one student's personal terms.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccommodationBody {
+    pub extra_minutes: Option<i64>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+}
+
+impl AccommodationBody {
+    /// Checks the fields and rounds the times; the handler checks the window they make with
+    /// the contest's times.
+    pub fn validate(self) -> Result<Accommodation, String> {
+        let extra_minutes = self.extra_minutes.unwrap_or(0);
+        if !(0..=10080).contains(&extra_minutes) {
+            return Err("extra_minutes must be 0 to 10080".into());
+        }
+        let start_time = self.start_time.map(to_millis);
+        let end_time = self.end_time.map(to_millis);
+        for (field, time) in [("start_time", start_time), ("end_time", end_time)] {
+            time.map_or(Ok(()), |t| storable_time(field, t))?;
+        }
+        Ok(Accommodation {
+            extra_minutes,
+            start_time,
+            end_time,
+        })
     }
 }
 

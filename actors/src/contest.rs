@@ -18,11 +18,12 @@ use tokio::sync::oneshot;
 use crate::grading::{Key, Score};
 use crate::model::{
     Announcement, Answer, Contest, ContestStatus, DraftRow, Id, Idempotency, Question, Snapshot,
-    SubmissionRow,
+    StartRow, SubmissionRow,
 };
-use crate::rules::{Claimed, ContestState, Figures, Refusal};
-use crate::timer::{announcement, frame, regraded, FrameKind, Outlet, Subscribers};
+use crate::rules::{Claimed, ContestState, Figures, Opened, Refusal};
+use crate::timer::{announcement, frame, frame_in, regraded, FrameKind, Outlet, Subscribers};
 use crate::view::StudentView;
+use crate::window::{Accommodation, MyWindow};
 use crate::writer::{WriteOutcome, WriterHandle};
 
 /// Figures a contest actor publishes for `/health` without being asked.
@@ -85,6 +86,10 @@ pub struct ContestActor {
 /// client retries later and gets the outcome at once).
 pub const MAX_RETRIES_WAITING: usize = 256;
 
+/// How often the actor looks for drafts whose student's deadline has passed: personal
+/// deadlines have no timer of their own, so this bounds how late one is submitted.
+const DEADLINE_CHECK: Duration = Duration::from_millis(250);
+
 /// The students whose claims a key correction waits for, and whom to tell when none is left.
 struct Fence {
     waiting: HashSet<Id>,
@@ -130,15 +135,47 @@ impl ContestActor {
         }
     }
 
-    /// One `state` frame per tick, serialized once for every subscriber.
+    /// One `state` frame per tick, serialized once for every subscriber on the contest's
+    /// window, and once per student for those on their own (with their `started`/`ended`).
     fn on_tick(&mut self) {
         let now = crate::now();
         self.announce_edge(now);
         if !self.subscribers.is_empty() {
             let state = frame(FrameKind::State, self.state.contest(), now);
             self.subscribers.broadcast(&state);
+            self.send_personal(now, None, true);
             self.publish_subscribers();
         }
+    }
+
+    /// The personal subscribers' frames (see `Subscribers::send_personal`).
+    fn send_personal(&mut self, now: DateTime<Utc>, first: Option<FrameKind>, tick: bool) {
+        if self.subscribers.has_personal() {
+            let state = &self.state;
+            let id = state.contest().id;
+            self.subscribers
+                .send_personal(id, now, first, tick, |s| state.window(s));
+        }
+    }
+
+    /// Puts the sockets of `student` (all students for `None`) on the side their window is
+    /// on now: the contest's shared frames, or their own.
+    fn refresh_personal(&mut self, student: Option<Id>, now: DateTime<Utc>) {
+        let state = &self.state;
+        self.subscribers.refresh_personal(student, |s| {
+            state.is_personal(s).then(|| state.window(s).status(now))
+        });
+    }
+
+    /// The student's window changed (their start was recorded, or an admin changed their
+    /// terms): their sockets get a frame of `kind` with their times, then follow their window.
+    fn tell_student(&mut self, student: Id, kind: FrameKind) {
+        let now = crate::now();
+        let window = self.state.window(student);
+        let told = frame_in(kind, self.state.contest().id, window, now);
+        self.subscribers
+            .send_to_students(&HashSet::from([student]), &told);
+        self.refresh_personal(Some(student), now);
     }
 
     /// Tells subscribers when the clock (or a change of times) moved the contest across its
@@ -237,10 +274,8 @@ impl Actor for ContestActor {
         // The real bound is our own counter (`Published::depth`, checked by the sender);
         // actix's capacity is not enforced on `send`, so switch it off (0 = unbounded).
         ctx.set_mailbox_capacity(0);
-        ctx.run_interval(self.tick, |act, ctx| {
-            act.on_tick();
-            act.submit_due_drafts(ctx);
-        });
+        ctx.run_interval(self.tick, |act, _| act.on_tick());
+        ctx.run_interval(DEADLINE_CHECK, |act, ctx| act.submit_due_drafts(ctx));
         self.arm_edge_timer(ctx);
         // Loaded after its deadline: the drafts found become submissions now.
         self.submit_due_drafts(ctx);
@@ -292,17 +327,79 @@ counted!(
     Subscribe
 );
 
-/// The student view (`student: None` for an admin).
+/// The student view (`student: None` for an admin), and the student's own window. With
+/// `opens` (the student opens the contest: `GET /api/contests/{id}`), on a contest with
+/// `duration_minutes` a student's first open inside their window starts it: the answer comes
+/// once the start is recorded.
 #[derive(Message, Clone)]
-#[rtype(result = "Result<StudentView, Refusal>")]
+#[rtype(result = "Result<Seen, Refusal>")]
 pub struct GetView {
     pub student: Option<Id>,
+    pub opens: bool,
+}
+
+/// What `GetView` answers.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub view: StudentView,
+    /// The student's window, when it differs from the contest's or has started.
+    pub window: Option<MyWindow>,
 }
 
 impl Handler<GetView> for ContestActor {
-    type Result = Result<StudentView, Refusal>;
+    type Result = ResponseActFuture<Self, Result<Seen, Refusal>>;
     fn handle(&mut self, msg: GetView, _: &mut Context<Self>) -> Self::Result {
-        self.state.view(msg.student)
+        let view = match self.state.view(msg.student) {
+            Ok(view) => view,
+            Err(refusal) => return Box::pin(fut::ready(Err(refusal))),
+        };
+        let Some(student) = msg.student else {
+            return Box::pin(fut::ready(Ok(Seen { view, window: None })));
+        };
+        let opened = msg
+            .opens
+            .then(|| self.state.open(student, crate::now()))
+            .flatten();
+        let Some(opened) = opened else {
+            let window = self.state.my_window(student);
+            return Box::pin(fut::ready(Ok(Seen { view, window })));
+        };
+        self.record_start(opened, view)
+    }
+}
+
+impl ContestActor {
+    /// Writes the start of the student's window; their sockets follow it from now on.
+    fn record_start(
+        &mut self,
+        opened: Opened,
+        view: StudentView,
+    ) -> ResponseActFuture<Self, Result<Seen, Refusal>> {
+        let row = StartRow {
+            contest_id: self.state.contest().id,
+            student_id: opened.student,
+            started_at: opened.at,
+        };
+        let Ok(waiting) = self.writer.record_start(row) else {
+            self.state.forget_start(opened);
+            return Box::pin(fut::ready(Err(Refusal::Unavailable(
+                "the write queue is full",
+            ))));
+        };
+        self.tell_student(opened.student, FrameKind::State);
+        Box::pin(
+            fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| match outcome {
+                Ok(WriteOutcome::Committed) => Ok(Seen {
+                    view,
+                    window: act.state.my_window(opened.student),
+                }),
+                _ => {
+                    act.state.forget_start(opened);
+                    act.tell_student(opened.student, FrameKind::State);
+                    Err(Refusal::Unavailable("the database is unavailable"))
+                }
+            }),
+        )
     }
 }
 
@@ -604,6 +701,12 @@ pub enum Change {
     /// An announcement was committed: every socket of the contest (students' and admins') gets
     /// it, serialized once.
     Announce(Announcement),
+    /// An admin set (`Some`) or removed (`None`) a student's personal terms; the rules follow
+    /// at once and the student's sockets get `schedule_changed`.
+    Accommodation {
+        student: Id,
+        terms: Option<Accommodation>,
+    },
 }
 
 impl Handler<Change> for ContestActor {
@@ -625,11 +728,15 @@ impl Handler<Change> for ContestActor {
             Change::Announce(posted) if posted.contest_id == contest_id => {
                 if !self.subscribers.is_empty() {
                     self.subscribers
-                        .broadcast(&announcement(&posted, crate::now()));
+                        .announce(&announcement(&posted, crate::now()));
                     self.publish_subscribers();
                 }
             }
             Change::Announce(_) => {}
+            Change::Accommodation { student, terms } => {
+                self.state.accommodate(student, terms);
+                self.tell_student(student, FrameKind::ScheduleChanged);
+            }
             Change::Key {
                 question_id,
                 key,
@@ -677,7 +784,12 @@ impl ContestActor {
     /// Applies a change of the contest's own fields and tells the sockets what they need.
     fn update_contest(&mut self, contest: Contest, ctx: &mut Context<Self>) {
         let old = self.state.contest();
-        let moved = (old.start_time, old.end_time) != (contest.start_time, contest.end_time);
+        let moved = (old.start_time, old.end_time, old.duration_minutes)
+            != (
+                contest.start_time,
+                contest.end_time,
+                contest.duration_minutes,
+            );
         if let Err(e) = self.state.update_contest(contest) {
             tracing::error!(error = %e, "contest view could not be serialized");
         }
@@ -689,6 +801,9 @@ impl ContestActor {
             let changed = frame(FrameKind::ScheduleChanged, self.state.contest(), now);
             self.subscribers.broadcast(&changed);
             self.announce_edge(now);
+            // Students on their own windows: each gets theirs, and some change side.
+            self.send_personal(now, Some(FrameKind::ScheduleChanged), false);
+            self.refresh_personal(None, now);
             self.arm_edge_timer(ctx);
         }
         self.publish_subscribers();
@@ -708,11 +823,19 @@ pub struct Subscribe {
 impl Handler<Subscribe> for ContestActor {
     type Result = Result<(), Refusal>;
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        let now = crate::now();
+        let mut window = self.state.contest().window();
+        let mut personal = None;
         if let Some(student) = msg.student {
             self.state.check_access(student)?;
+            if self.state.is_personal(student) {
+                window = self.state.window(student);
+                personal = Some(window.status(now));
+            }
         }
-        let state = frame(FrameKind::State, self.state.contest(), crate::now());
-        self.subscribers.add(msg.id, msg.student, msg.outlet, state);
+        let state = frame_in(FrameKind::State, self.state.contest().id, window, now);
+        self.subscribers
+            .add(msg.id, msg.student, msg.outlet, state, personal);
         self.publish_subscribers();
         Ok(())
     }

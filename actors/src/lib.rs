@@ -24,8 +24,8 @@ pub mod writer;
 mod tests;
 
 pub use contest::{
-    Change, GetContest, GetDraft, GetFigures, GetOwnSubmission, GetView, PutDraft, Receipt, Submit,
-    Subscribe, Unsubscribe, Validate,
+    Change, GetContest, GetDraft, GetFigures, GetOwnSubmission, GetView, PutDraft, Receipt, Seen,
+    Submit, Subscribe, Unsubscribe, Validate,
 };
 pub use grading::Score;
 pub use handle::{ContestHandle, RuntimeError};
@@ -34,6 +34,7 @@ pub use runtime::{Lookups, Runtime};
 pub use supervisor::{RuntimeConfig, SnapshotSource};
 pub use timer::{Frame, Outlet, Push};
 pub use view::{AdminView, StudentView};
+pub use window::{Accommodation, MyWindow, Window};
 pub use writer::{
     Batch, FlushObserver, SinkError, SubmissionSink, WriteOutcome, WriterConfig, WriterHandle,
 };

@@ -2,6 +2,7 @@
 
 use crate::grading::{Key, Response, Score};
 use crate::question::QuestionType;
+use crate::window::{Accommodation, Window};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
@@ -36,7 +37,7 @@ impl TryFrom<String> for ResultsPolicy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContestStatus {
     Upcoming,
@@ -77,6 +78,9 @@ pub struct Contest {
     pub shuffle: Shuffle,
     /// Submissions and draft saves are still accepted this long after the end (0–300).
     pub grace_seconds: i64,
+    /// Each student's window lasts this long from their first open (API.md, "Per-student
+    /// time"), never past the end.
+    pub duration_minutes: Option<i64>,
 }
 
 /// What each student gets in an order of their own (API.md, "Shuffling").
@@ -95,16 +99,17 @@ impl Contest {
         ContestStatus::at(self.start_time, self.end_time, now)
     }
 
-    /// When submissions stop being accepted, and drafts become submissions: the end plus
-    /// the grace.
-    pub fn deadline(&self) -> DateTime<Utc> {
-        self.end_time + chrono::TimeDelta::seconds(self.grace_seconds)
+    /// The contest's own window, which students without personal terms share.
+    pub fn window(&self) -> Window {
+        Window {
+            start: self.start_time,
+            end: self.end_time,
+        }
     }
 
-    /// Whether a submission or a draft save made at `now` is in time: from the start
-    /// (inclusive) to the deadline (exclusive).
-    pub fn accepts(&self, now: DateTime<Utc>) -> bool {
-        self.start_time <= now && now < self.deadline()
+    /// The deadline of students on the contest's window: the end plus the grace.
+    pub fn deadline(&self) -> DateTime<Utc> {
+        self.window().deadline(self.grace_seconds)
     }
 
     /// Whether a student may see scores now.
@@ -279,4 +284,17 @@ pub struct Snapshot {
     pub submitted: Vec<(Id, Score)>,
     /// The drafts of students without a submission.
     pub drafts: Vec<DraftRow>,
+    /// Personal terms given by the admins, per student.
+    pub accommodations: Vec<(Id, Accommodation)>,
+    /// When each student first opened the contest (kept for contests with a duration).
+    pub starts: Vec<StartRow>,
+}
+
+/// The moment a student first opened a contest with `duration_minutes`: their window starts
+/// there. Written once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartRow {
+    pub contest_id: Id,
+    pub student_id: Id,
+    pub started_at: DateTime<Utc>,
 }

@@ -13,6 +13,7 @@ use crate::model::{
     Answer, Contest, ContestStatus, DraftRow, Id, Idempotency, Question, Snapshot, SubmissionRow,
 };
 use crate::view::StudentView;
+use crate::window::{window_for, Accommodation, MyWindow, Window};
 
 /// Why a request is refused; the server maps each to its HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +102,18 @@ pub struct ContestState {
     /// Draft saves being written, per student: the deadline waits for them, so the draft that
     /// becomes the submission is the last one acknowledged.
     saving: HashMap<Id, usize>,
+    /// Personal terms (API.md, "Per-student time"), and when students first opened a contest
+    /// with a duration.
+    accommodations: HashMap<Id, Accommodation>,
+    starts: HashMap<Id, DateTime<Utc>>,
     view: StudentView,
+}
+
+/// A student's first open of a contest with a duration: the start to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    pub student: Id,
+    pub at: DateTime<Utc>,
 }
 
 impl ContestState {
@@ -113,6 +125,8 @@ impl ContestState {
             enrolled,
             submitted,
             drafts,
+            accommodations,
+            starts,
         } = snapshot;
         let question_index = questions
             .iter()
@@ -139,8 +153,82 @@ impl ContestState {
                 .map(|d| (d.student_id, Arc::new(d)))
                 .collect(),
             saving: HashMap::new(),
+            accommodations: accommodations.into_iter().collect(),
+            starts: starts
+                .into_iter()
+                .map(|s| (s.student_id, s.started_at))
+                .collect(),
             view,
         })
+    }
+
+    /// The student's window: the contest's, unless personal terms or a started duration
+    /// make it their own.
+    pub fn window(&self, student: Id) -> Window {
+        window_for(
+            self.contest.window(),
+            self.contest.duration_minutes,
+            self.accommodations.get(&student),
+            self.starts.get(&student).copied(),
+        )
+    }
+
+    /// Whether the student's window differs from the contest's (their timer frames are their
+    /// own).
+    pub fn is_personal(&self, student: Id) -> bool {
+        self.window(student) != self.contest.window()
+    }
+
+    /// What `my_window` shows: the student's window when it differs from the contest's or
+    /// has started.
+    pub fn my_window(&self, student: Id) -> Option<MyWindow> {
+        let window = self.window(student);
+        let started_at = self.starts.get(&student).copied();
+        (window != self.contest.window() || started_at.is_some()).then_some(MyWindow {
+            start_time: window.start,
+            end_time: window.end,
+            started_at,
+        })
+    }
+
+    /// When the student's submissions stop being accepted and their draft is submitted.
+    pub fn deadline(&self, student: Id) -> DateTime<Utc> {
+        self.window(student).deadline(self.contest.grace_seconds)
+    }
+
+    /// A student's open of the contest (`GET /api/contests/{id}`): on a contest with a
+    /// duration, the first open inside their window starts it. Returns the start to record,
+    /// already in force here; `forget_start` undoes it if the write fails.
+    pub fn open(&mut self, student: Id, now: DateTime<Utc>) -> Option<Opened> {
+        self.contest.duration_minutes?;
+        if self.starts.contains_key(&student)
+            || self.check_access(student).is_err()
+            || self.window(student).status(now) != ContestStatus::Open
+        {
+            return None;
+        }
+        self.starts.insert(student, now);
+        Some(Opened { student, at: now })
+    }
+
+    /// The start could not be recorded: the next open tries again.
+    pub fn forget_start(&mut self, opened: Opened) {
+        if self.starts.get(&opened.student) == Some(&opened.at) {
+            self.starts.remove(&opened.student);
+        }
+    }
+
+    /// An admin set (`Some`) or removed (`None`) the student's personal terms.
+    pub fn accommodate(&mut self, student: Id, terms: Option<Accommodation>) {
+        match terms {
+            Some(terms) => self.accommodations.insert(student, terms),
+            None => self.accommodations.remove(&student),
+        };
+    }
+
+    /// Whether any student has a window of their own (or may get one by opening it).
+    pub fn has_personal_windows(&self) -> bool {
+        !self.accommodations.is_empty() || self.contest.duration_minutes.is_some()
     }
 
     pub fn contest(&self) -> &Contest {
@@ -199,8 +287,9 @@ impl ContestState {
         if self.submitted.contains(&student) || self.pending.contains(&student) {
             return Err(Refusal::AlreadySubmitted);
         }
-        if !self.contest.accepts(now) {
-            return Err(Refusal::NotOpen(self.contest.status(now)));
+        let window = self.window(student);
+        if !window.accepts(now, self.contest.grace_seconds) {
+            return Err(Refusal::NotOpen(window.status(now)));
         }
         Ok(())
     }
@@ -295,16 +384,18 @@ impl ContestState {
         Ok(self.drafts.get(&student).cloned())
     }
 
-    /// Once the deadline has passed, the drafts of enrolled students without a submission,
+    /// The drafts of enrolled students without a submission whose deadline has passed,
     /// claimed as their (automatic) submissions and graded with the current key. Drafts of
     /// students no longer enrolled are dropped: they could not submit either.
     pub fn due_drafts(&mut self, now: DateTime<Utc>) -> Vec<Claim> {
-        if now < self.contest.deadline() || self.drafts.is_empty() {
+        let contest_due = now >= self.contest.deadline();
+        if self.drafts.is_empty() || (!contest_due && !self.has_personal_windows()) {
             return Vec::new();
         }
         let (gone, due): (Vec<Arc<DraftRow>>, Vec<Arc<DraftRow>>) = self
             .drafts
             .values()
+            .filter(|d| now >= self.deadline(d.student_id))
             .filter(|d| !self.pending.contains(&d.student_id))
             .filter(|d| !self.saving.contains_key(&d.student_id))
             .cloned()
@@ -600,6 +691,7 @@ mod tests {
                 is_active: true,
                 shuffle: Default::default(),
                 grace_seconds: 0,
+                duration_minutes: None,
             },
             questions: vec![
                 Question {
@@ -620,6 +712,8 @@ mod tests {
             enrolled: vec![1, 2, 3],
             submitted: vec![(3, Score::from_points(5))],
             drafts: vec![],
+            accommodations: vec![],
+            starts: vec![],
         }
     }
 
@@ -782,15 +876,18 @@ mod tests {
         let state = ContestState::new(snapshot(now)).unwrap();
         let view = state.view(Some(1)).unwrap();
         let doc: serde_json::Value =
-            serde_json::from_slice(&view.render(now, Some(1)).unwrap()).unwrap();
+            serde_json::from_slice(&view.render(now, Some(1), None).unwrap()).unwrap();
         assert_eq!(doc["status"], "open");
         assert_eq!(doc["title"], "Quiz \"one\"");
         assert_eq!(doc["results"], "immediate");
         assert_eq!(doc["questions"].as_array().unwrap().len(), 2);
         assert!(doc["questions"][0].get("correct_option").is_none());
-        let early: serde_json::Value =
-            serde_json::from_slice(&view.render(now - TimeDelta::hours(1), Some(1)).unwrap())
-                .unwrap();
+        let early: serde_json::Value = serde_json::from_slice(
+            &view
+                .render(now - TimeDelta::hours(1), Some(1), None)
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(early["status"], "upcoming");
         assert_eq!(early["questions"], serde_json::json!([]));
     }

@@ -1,5 +1,7 @@
-//! The live timer of a contest: its frames, serialized once and shared by every subscriber,
-//! and the set of subscribers, grouped behind outlets so a tick costs one send per outlet.
+//! The live timer of a contest: its frames, serialized once and shared by every subscriber on
+//! the contest's window, and the set of subscribers, grouped behind outlets so a tick costs one
+//! send per outlet. Students on a window of their own (API.md, "Per-student time") get their
+//! own frames, serialized once per student and tick, still one send per outlet.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::model::{Announcement, Contest, ContestStatus, Id};
+use crate::window::Window;
 
 /// A frame for the sockets; cloning shares the bytes.
 pub type Frame = ByteString;
@@ -34,22 +37,27 @@ struct FrameBody {
     remaining_ms: i64,
 }
 
-/// The frame of `kind` for the contest at `now`. `remaining_ms` counts to the start while
-/// upcoming, to the end while open, and is 0 once closed.
+/// The frame of `kind` for the contest's own window at `now`.
 pub fn frame(kind: FrameKind, contest: &Contest, now: DateTime<Utc>) -> Frame {
-    let status = contest.status(now);
+    frame_in(kind, contest.id, contest.window(), now)
+}
+
+/// The frame of `kind` for a window of the contest at `now`. `remaining_ms` counts to the
+/// start while upcoming, to the end while open, and is 0 once closed.
+pub fn frame_in(kind: FrameKind, contest_id: Id, window: Window, now: DateTime<Utc>) -> Frame {
+    let status = window.status(now);
     let remaining_ms = match status {
-        ContestStatus::Upcoming => (contest.start_time - now).num_milliseconds(),
-        ContestStatus::Open => (contest.end_time - now).num_milliseconds(),
+        ContestStatus::Upcoming => (window.start - now).num_milliseconds(),
+        ContestStatus::Open => (window.end - now).num_milliseconds(),
         ContestStatus::Closed => 0,
     };
     let body = FrameBody {
         kind,
-        contest_id: contest.id,
+        contest_id,
         status,
         server_time: now,
-        start_time: contest.start_time,
-        end_time: contest.end_time,
+        start_time: window.start,
+        end_time: window.end,
         remaining_ms,
     };
     // A struct of numbers, strings and times always serializes.
@@ -97,10 +105,18 @@ pub fn announcement(announcement: &Announcement, now: DateTime<Utc>) -> Frame {
 /// What a contest sends down an [`Outlet`].
 #[derive(Debug, Clone)]
 pub enum Push {
-    /// A frame for every subscriber behind the outlet.
+    /// A timer frame for every subscriber behind the outlet that is on the contest's window
+    /// (not marked personal).
+    Shared(Frame),
+    /// A frame for every subscriber behind the outlet (an announcement).
     All(Frame),
     /// A frame for one subscriber (its first `state`, a `regraded`).
     One(u64, Frame),
+    /// Frames for some subscribers behind the outlet, in order: a tick's personal frames.
+    Each(Vec<(u64, Frame)>),
+    /// Whether the subscriber's timer frames are its own (sent by `One`/`Each`, so `Shared`
+    /// skips it) or the contest's.
+    Personal(u64, bool),
     /// The subscriber lost access (unenrolled): close its socket.
     Close(u64),
 }
@@ -120,34 +136,129 @@ struct Shared {
     subscribers: usize,
 }
 
+struct Subscriber {
+    student: Option<Id>,
+    outlet: u64,
+    /// For a subscriber on a window of its own: the status it was last told.
+    personal: Option<ContestStatus>,
+}
+
 /// The contest's subscribers, by the id their outlet gave them, and the outlets they sit behind.
 #[derive(Default)]
 pub struct Subscribers {
-    by_id: HashMap<u64, (Option<Id>, u64)>,
+    by_id: HashMap<u64, Subscriber>,
     outlets: HashMap<u64, Shared>,
 }
 
 impl Subscribers {
-    /// Adds subscriber `id` behind `outlet` and sends it `first`.
-    pub fn add(&mut self, id: u64, student: Option<Id>, outlet: Outlet, first: Frame) {
+    /// Adds subscriber `id` behind `outlet` and sends it `first`. `personal` is the status of
+    /// the student's own window, for a student whose window differs from the contest's.
+    pub fn add(
+        &mut self,
+        id: u64,
+        student: Option<Id>,
+        outlet: Outlet,
+        first: Frame,
+        personal: Option<ContestStatus>,
+    ) {
         let shared = self.outlets.entry(outlet.id).or_insert(Shared {
             tx: outlet.tx,
             subscribers: 0,
         });
-        if shared.tx.send(Push::One(id, first)).is_err() {
+        let marked = personal.is_none() || shared.tx.send(Push::Personal(id, true)).is_ok();
+        if !marked || shared.tx.send(Push::One(id, first)).is_err() {
             self.outlets.remove(&outlet.id);
             return;
         }
         shared.subscribers += 1;
-        if let Some((_, old)) = self.by_id.insert(id, (student, outlet.id)) {
-            self.release(old);
+        let subscriber = Subscriber {
+            student,
+            outlet: outlet.id,
+            personal,
+        };
+        if let Some(old) = self.by_id.insert(id, subscriber) {
+            self.release(old.outlet);
         }
     }
 
     pub fn remove(&mut self, id: u64) {
-        if let Some((_, outlet)) = self.by_id.remove(&id) {
-            self.release(outlet);
+        if let Some(old) = self.by_id.remove(&id) {
+            self.release(old.outlet);
         }
+    }
+
+    /// Re-decides which sockets are on a window of their own, for `students` (all if
+    /// `None`): `personal` gives the status of a student's own window, or `None` when the
+    /// student is on the contest's. Outlets hear of each socket that changes side.
+    pub fn refresh_personal(
+        &mut self,
+        students: Option<Id>,
+        personal: impl Fn(Id) -> Option<ContestStatus>,
+    ) {
+        for (&id, sub) in &mut self.by_id {
+            let Some(student) = sub.student else { continue };
+            if students.is_some_and(|s| s != student) {
+                continue;
+            }
+            let now_personal = personal(student);
+            if now_personal.is_some() != sub.personal.is_some() {
+                if let Some(shared) = self.outlets.get(&sub.outlet) {
+                    let _ = shared.tx.send(Push::Personal(id, now_personal.is_some()));
+                }
+                sub.personal = now_personal;
+            }
+        }
+    }
+
+    /// Sends each personal subscriber its own frames, serialized once per student: `first`
+    /// (if any), then `started`/`ended` when its window crossed an edge since it was last
+    /// told, then `state` (always when `tick`, else only after an edge). One send per outlet.
+    pub fn send_personal(
+        &mut self,
+        contest_id: Id,
+        now: DateTime<Utc>,
+        first: Option<FrameKind>,
+        tick: bool,
+        window_of: impl Fn(Id) -> Window,
+    ) {
+        let mut made: HashMap<(Id, ContestStatus), Vec<Frame>> = HashMap::new();
+        let mut per_outlet: HashMap<u64, Vec<(u64, Frame)>> = HashMap::new();
+        for (&id, sub) in &mut self.by_id {
+            let (Some(student), Some(told)) = (sub.student, sub.personal) else {
+                continue;
+            };
+            let window = window_of(student);
+            let status = window.status(now);
+            let frames = made.entry((student, told)).or_insert_with(|| {
+                let mut frames: Vec<Frame> = first
+                    .map(|kind| frame_in(kind, contest_id, window, now))
+                    .into_iter()
+                    .collect();
+                let edge = match status {
+                    _ if status == told => None,
+                    ContestStatus::Open => Some(FrameKind::Started),
+                    ContestStatus::Closed => Some(FrameKind::Ended),
+                    ContestStatus::Upcoming => None,
+                };
+                frames.extend(edge.map(|kind| frame_in(kind, contest_id, window, now)));
+                if tick || status != told {
+                    frames.push(frame_in(FrameKind::State, contest_id, window, now));
+                }
+                frames
+            });
+            sub.personal = Some(status);
+            let out = per_outlet.entry(sub.outlet).or_default();
+            out.extend(frames.iter().map(|f| (id, f.clone())));
+        }
+        for (outlet, frames) in per_outlet {
+            if let Some(shared) = self.outlets.get(&outlet) {
+                let _ = shared.tx.send(Push::Each(frames));
+            }
+        }
+    }
+
+    pub fn has_personal(&self) -> bool {
+        self.by_id.values().any(|s| s.personal.is_some())
     }
 
     fn release(&mut self, outlet: u64) {
@@ -164,11 +275,15 @@ impl Subscribers {
         let ids: Vec<u64> = self
             .by_id
             .iter()
-            .filter(|(_, (s, _))| *s == Some(student))
+            .filter(|(_, sub)| sub.student == Some(student))
             .map(|(&id, _)| id)
             .collect();
         for id in ids {
-            if let Some(shared) = self.by_id.get(&id).and_then(|(_, o)| self.outlets.get(o)) {
+            if let Some(shared) = self
+                .by_id
+                .get(&id)
+                .and_then(|s| self.outlets.get(&s.outlet))
+            {
                 let _ = shared.tx.send(Push::Close(id));
             }
             self.remove(id);
@@ -177,9 +292,9 @@ impl Subscribers {
 
     /// Sends `frame` to each socket of the given students.
     pub fn send_to_students(&self, students: &HashSet<Id>, frame: &Frame) {
-        for (&id, (student, outlet)) in &self.by_id {
-            if student.is_some_and(|s| students.contains(&s)) {
-                if let Some(shared) = self.outlets.get(outlet) {
+        for (&id, sub) in &self.by_id {
+            if sub.student.is_some_and(|s| students.contains(&s)) {
+                if let Some(shared) = self.outlets.get(&sub.outlet) {
                     let _ = shared.tx.send(Push::One(id, frame.clone()));
                 }
             }
@@ -200,17 +315,28 @@ impl Subscribers {
         self.by_id.is_empty()
     }
 
-    /// Sends to every outlet once; an outlet that is gone takes its subscribers with it.
+    /// Sends a timer frame of the contest's window to every outlet once, for the
+    /// subscribers on it.
     pub fn broadcast(&mut self, frame: &Frame) {
+        self.send_all(|| Push::Shared(frame.clone()));
+    }
+
+    /// Sends a frame to every outlet once, for every subscriber (an announcement).
+    pub fn announce(&mut self, frame: &Frame) {
+        self.send_all(|| Push::All(frame.clone()));
+    }
+
+    /// An outlet that is gone takes its subscribers with it.
+    fn send_all(&mut self, push: impl Fn() -> Push) {
         let gone: Vec<u64> = self
             .outlets
             .iter()
-            .filter(|(_, s)| s.tx.send(Push::All(frame.clone())).is_err())
+            .filter(|(_, s)| s.tx.send(push()).is_err())
             .map(|(&id, _)| id)
             .collect();
         if !gone.is_empty() {
             self.outlets.retain(|id, _| !gone.contains(id));
-            self.by_id.retain(|_, (_, o)| !gone.contains(o));
+            self.by_id.retain(|_, sub| !gone.contains(&sub.outlet));
         }
     }
 }
@@ -233,6 +359,7 @@ mod tests {
             is_active: true,
             shuffle: Default::default(),
             grace_seconds: 0,
+            duration_minutes: None,
         }
     }
 
@@ -309,16 +436,16 @@ mod tests {
         let (a, mut a_rx) = outlet(1);
         let (b, mut b_rx) = outlet(2);
         for id in 1..=3 {
-            subs.add(id, Some(id as Id), a.clone(), "first".into());
+            subs.add(id, Some(id as Id), a.clone(), "first".into(), None);
         }
-        subs.add(4, Some(4), b, "first".into());
+        subs.add(4, Some(4), b, "first".into(), None);
         subs.broadcast(&"tick".into());
         let pushes = |rx: &mut mpsc::UnboundedReceiver<Push>| {
             std::iter::from_fn(|| rx.try_recv().ok()).collect::<Vec<_>>()
         };
         let a_got = pushes(&mut a_rx);
         assert_eq!(a_got.len(), 4, "three firsts and one tick: {a_got:?}");
-        assert!(matches!(&a_got[3], Push::All(f) if f == "tick"));
+        assert!(matches!(&a_got[3], Push::Shared(f) if f == "tick"));
         assert_eq!(pushes(&mut b_rx).len(), 2);
         assert_eq!(subs.len(), 4);
     }
@@ -327,8 +454,8 @@ mod tests {
     fn unenrolled_students_are_closed_and_empty_outlets_released() {
         let mut subs = Subscribers::default();
         let (a, mut a_rx) = outlet(1);
-        subs.add(1, Some(7), a.clone(), "f".into());
-        subs.add(2, None, a, "f".into());
+        subs.add(1, Some(7), a.clone(), "f".into(), None);
+        subs.add(2, None, a, "f".into(), None);
         subs.remove_student(7);
         let got: Vec<Push> = std::iter::from_fn(|| a_rx.try_recv().ok()).collect();
         assert!(matches!(got.last(), Some(Push::Close(1))), "{got:?}");
@@ -346,8 +473,8 @@ mod tests {
         let mut subs = Subscribers::default();
         let (a, a_rx) = outlet(1);
         let (b, _b_rx) = outlet(2);
-        subs.add(1, Some(1), a, "f".into());
-        subs.add(2, Some(2), b, "f".into());
+        subs.add(1, Some(1), a, "f".into(), None);
+        subs.add(2, Some(2), b, "f".into(), None);
         drop(a_rx);
         subs.broadcast(&"x".into());
         assert_eq!(subs.len(), 1);

@@ -13,6 +13,7 @@ use crate::grading::Scoring;
 use crate::model::{Contest, ContestStatus, Id, Question, ResultsPolicy, Shuffle};
 use crate::order::{option_order, question_order};
 use crate::question::{KeyFields, QuestionType};
+use crate::window::MyWindow;
 
 /// The student view of a contest: no answer keys, no questions while upcoming. What does not
 /// depend on the clock or the student is fixed when the contest is loaded or changed, each
@@ -72,6 +73,8 @@ struct Rendered<'a> {
     results: ResultsPolicy,
     status: ContestStatus,
     server_time: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    my_window: Option<&'a MyWindow>,
 }
 
 impl Pieces {
@@ -190,22 +193,28 @@ impl StudentView {
     }
 
     /// The whole JSON document for `now`, in `student`'s order (creation order for `None`).
+    /// A student on a window of their own (`my_window`) sees its times and status.
     pub fn render(
         &self,
         now: DateTime<Utc>,
         student: Option<Id>,
+        my_window: Option<&MyWindow>,
     ) -> Result<Vec<u8>, serde_json::Error> {
         let fixed = &*self.0;
-        let status = self.status(now);
+        let (start_time, end_time) = my_window.map_or((fixed.start_time, fixed.end_time), |w| {
+            (w.start_time, w.end_time)
+        });
+        let status = ContestStatus::at(start_time, end_time, now);
         let doc = Rendered {
             id: fixed.id,
             course_id: fixed.course_id,
             title: &fixed.title,
-            start_time: fixed.start_time,
-            end_time: fixed.end_time,
+            start_time,
+            end_time,
             results: fixed.results,
             status,
             server_time: Millis(now),
+            my_window,
         };
         // Room for the questions, the title and the rest (about 200 bytes), so that the
         // document is usually written with one allocation.
@@ -273,6 +282,7 @@ pub struct AdminView<'a> {
     is_active: bool,
     shuffle: Shuffle,
     grace_seconds: i64,
+    duration_minutes: Option<i64>,
     questions: Vec<AdminQuestion<'a>>,
 }
 
@@ -318,6 +328,7 @@ impl<'a> AdminView<'a> {
             is_active: contest.is_active,
             shuffle: contest.shuffle,
             grace_seconds: contest.grace_seconds,
+            duration_minutes: contest.duration_minutes,
             questions: questions.iter().map(AdminQuestion::new).collect(),
         }
     }
@@ -345,6 +356,7 @@ mod tests {
             is_active: false,
             shuffle: Shuffle::default(),
             grace_seconds: 0,
+            duration_minutes: None,
         }
     }
 
@@ -409,7 +421,7 @@ mod tests {
     }
 
     fn render(view: &StudentView, now: &str) -> String {
-        String::from_utf8(view.render(at(now), Some(7)).unwrap()).unwrap()
+        String::from_utf8(view.render(at(now), Some(7), None).unwrap()).unwrap()
     }
 
     const HEAD: &str = r#"{"id":9,"course_id":3,"title":"Quiz \"one\" – é\n","start_time":"2026-11-28T19:00:00Z","end_time":"2026-11-28T20:30:00.250Z","results":"immediate""#;
@@ -477,7 +489,7 @@ mod tests {
         let view = AdminView::new(&contest, &questions, at("2026-11-28T18:00:00Z"));
         assert_eq!(
             serde_json::to_string(&view).unwrap(),
-            r#"{"id":9,"course_id":3,"title":"Quiz \"one\" – é\n","start_time":"2026-11-28T19:00:00Z","end_time":"2026-11-28T20:30:00.250Z","status":"upcoming","server_time":"2026-11-28T18:00:00Z","results":"immediate","is_active":false,"shuffle":{"questions":false,"options":false},"grace_seconds":0,"questions":[{"id":100,"type":"single","prompt":"2 + 2?","options":["3","4"],"points":2,"correct_option":1},{"id":101,"type":"single","prompt":"<b>\\</b>","options":["x","y","z"],"points":0,"correct_option":0}]}"#
+            r#"{"id":9,"course_id":3,"title":"Quiz \"one\" – é\n","start_time":"2026-11-28T19:00:00Z","end_time":"2026-11-28T20:30:00.250Z","status":"upcoming","server_time":"2026-11-28T18:00:00Z","results":"immediate","is_active":false,"shuffle":{"questions":false,"options":false},"grace_seconds":0,"duration_minutes":null,"questions":[{"id":100,"type":"single","prompt":"2 + 2?","options":["3","4"],"points":2,"correct_option":1},{"id":101,"type":"single","prompt":"<b>\\</b>","options":["x","y","z"],"points":0,"correct_option":0}]}"#
         );
     }
 
@@ -526,7 +538,7 @@ mod tests {
     fn student_order(view: &StudentView, student: Id) -> Vec<(i64, Option<Vec<usize>>)> {
         let doc: serde_json::Value = serde_json::from_slice(
             &view
-                .render(at("2026-11-28T19:30:00Z"), Some(student))
+                .render(at("2026-11-28T19:30:00Z"), Some(student), None)
                 .unwrap(),
         )
         .unwrap();

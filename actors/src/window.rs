@@ -2,11 +2,9 @@
 //! admin's accommodation (personal start and end, extra minutes) and, on a contest with
 //! `duration_minutes`, the moment the student first opened it. One function decides it, so the
 //! rules, the views, the timer frames and the deadline all agree.
-//!
-//! Not wired yet: the contest's rules still use the contest's own window (issue 14 lands in
-//! steps; personal windows are the next one).
 
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
 
 use crate::model::ContestStatus;
 
@@ -21,11 +19,32 @@ impl Window {
     pub fn status(&self, now: DateTime<Utc>) -> ContestStatus {
         ContestStatus::at(self.start, self.end, now)
     }
+
+    /// When submissions stop being accepted and a draft becomes the submission: the end plus
+    /// the contest's grace.
+    pub fn deadline(&self, grace_seconds: i64) -> DateTime<Utc> {
+        self.end + TimeDelta::seconds(grace_seconds)
+    }
+
+    /// Whether a submission or a draft save made at `now` is in time: from the start
+    /// (inclusive) to the deadline (exclusive).
+    pub fn accepts(&self, now: DateTime<Utc>, grace_seconds: i64) -> bool {
+        self.start <= now && now < self.deadline(grace_seconds)
+    }
+}
+
+/// A student's window as `GET /api/contests/{id}` shows it (`my_window`): present when it
+/// differs from the contest's or has started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MyWindow {
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// An admin's terms for one student: times that replace the contest's, and minutes added to
 /// the end (or, on a contest with a duration, to the duration).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Accommodation {
     pub extra_minutes: i64,
     pub start_time: Option<DateTime<Utc>>,

@@ -1,5 +1,5 @@
 //! The WriteBatcher ("pool manager"): one bounded queue of rows from every contest —
-//! submissions, and drafts — written in one transaction (see the store) when the batch is full
+//! submissions, drafts, and the starts of personal windows — written in one transaction (see the store) when the batch is full
 //! or its deadline passes. Each waiter is answered only after its batch commits (group commit).
 //! Submissions the database already has (unique key) are answered `Duplicate` while the rest
 //! commit; several saves of one draft in a batch are written once, the last; transient errors
@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::model::{DraftRow, Id, SubmissionRow};
+use crate::model::{DraftRow, Id, StartRow, SubmissionRow};
 
 /// Where batches go: the server's store implements it.
 pub trait SubmissionSink: Send + Sync + 'static {
     /// Writes the batch in one transaction: inserts the submissions, skipping those whose
-    /// (contest, student) already exists, and upserts the drafts. Returns, per submission in
+    /// (contest, student) already exists, upserts the drafts and inserts the starts that are
+    /// not recorded yet (the first one stays). Returns, per submission in
     /// order, whether it was inserted.
     fn write_batch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Vec<bool>, SinkError>>;
 }
@@ -29,6 +30,7 @@ pub struct Batch {
     pub submissions: Vec<SubmissionRow>,
     /// At most one per (contest, student): the last saved.
     pub drafts: Vec<DraftRow>,
+    pub starts: Vec<StartRow>,
 }
 
 /// A row for the writer.
@@ -36,6 +38,7 @@ pub struct Batch {
 pub enum Write {
     Submission(SubmissionRow),
     Draft(DraftRow),
+    Start(StartRow),
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +163,15 @@ impl WriterHandle {
         self.write(Write::Draft(row))
     }
 
+    /// Queues the start of a student's window; the receiver answers `Committed` once it is
+    /// recorded.
+    pub fn record_start(
+        &self,
+        row: StartRow,
+    ) -> Result<oneshot::Receiver<WriteOutcome>, QueueFull> {
+        self.write(Write::Start(row))
+    }
+
     fn write(&self, write: Write) -> Result<oneshot::Receiver<WriteOutcome>, QueueFull> {
         let (reply, answer) = oneshot::channel();
         // Counted before the send, so the writer never answers a row not yet counted.
@@ -246,7 +258,7 @@ impl Writer {
         let started = Instant::now();
         let outcome = self.write_with_retry(&batch).await;
         let stats = &self.shared.stats;
-        let written = batch.submissions.len() + batch.drafts.len();
+        let written = batch.submissions.len() + batch.drafts.len() + batch.starts.len();
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats
             .last_batch_size
@@ -261,13 +273,14 @@ impl Writer {
         let answered = jobs.len() as u64;
         match outcome {
             Ok(inserted) => {
-                stats
-                    .rows
-                    .fetch_add(batch.drafts.len() as u64, Ordering::Relaxed);
+                stats.rows.fetch_add(
+                    (batch.drafts.len() + batch.starts.len()) as u64,
+                    Ordering::Relaxed,
+                );
                 let mut inserted = inserted.into_iter().chain(std::iter::repeat(false));
                 for job in jobs.drain(..) {
                     let answer = match job.write {
-                        Write::Draft(_) => WriteOutcome::Committed,
+                        Write::Draft(_) | Write::Start(_) => WriteOutcome::Committed,
                         Write::Submission(_) if inserted.next() == Some(true) => {
                             stats.rows.fetch_add(1, Ordering::Relaxed);
                             WriteOutcome::Committed
@@ -317,6 +330,7 @@ fn batch_of(jobs: &[Job]) -> Batch {
     for job in jobs {
         match &job.write {
             Write::Submission(row) => batch.submissions.push(row.clone()),
+            Write::Start(row) => batch.starts.push(*row),
             Write::Draft(row) => {
                 let key = (row.contest_id, row.student_id);
                 match last_draft.get(&key) {

@@ -62,7 +62,15 @@ async fn list(
         }
     } else {
         let student = Some(caller.user.id);
-        runtime.ask(id, GetView { student }).await??;
+        runtime
+            .ask(
+                id,
+                GetView {
+                    student,
+                    opens: false,
+                },
+            )
+            .await??;
     }
     let announcements = store.announcements(id).await?;
     Ok(HttpResponse::Ok().json(Listing { announcements }))

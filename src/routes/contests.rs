@@ -149,16 +149,18 @@ async fn get(
         return Ok(HttpResponse::Ok().json(admin_view(&contest, model::now())));
     }
     let student = caller.user.id;
-    let view = runtime
+    let seen = runtime
         .ask(
             id,
             GetView {
                 student: Some(student),
+                opens: true,
             },
         )
         .await??;
-    let body = view
-        .render(model::now(), Some(student))
+    let body = seen
+        .view
+        .render(model::now(), Some(student), seen.window.as_ref())
         .map_err(|e| ApiError::Unexpected(e.into()))?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
@@ -185,9 +187,9 @@ async fn list(caller: Caller, store: web::Data<Store>) -> Result<HttpResponse, A
             id: l.contest.id,
             course_id: l.contest.course_id,
             title: &l.contest.title,
-            start_time: l.contest.start_time,
-            end_time: l.contest.end_time,
-            status: l.contest.status(now),
+            start_time: l.window.start,
+            end_time: l.window.end,
+            status: l.window.status(now),
             submitted: l.submitted,
         })
         .collect();

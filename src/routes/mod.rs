@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers stay thin: who is calling, parse, one call into the store or the
 //! runtime, map the answer.
 
+mod accommodations;
 mod announcements;
 mod auth;
 mod contests;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(contests::configure)
                 .configure(submissions::configure)
                 .configure(announcements::configure)
+                .configure(accommodations::configure)
                 .configure(courses::configure),
         )
         .configure(ws::configure);

@@ -611,7 +611,15 @@ async fn leaderboard(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let student = (!caller.is_admin()).then_some(caller.user.id);
-    let view = runtime.ask(id, GetView { student }).await??;
+    let view = runtime
+        .ask(
+            id,
+            GetView {
+                student,
+                opens: false,
+            },
+        )
+        .await??;
     let query: LimitQuery = parse_query(&req)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -619,7 +627,7 @@ async fn leaderboard(
             "limit must be 1 to {MAX_PAGE}"
         )));
     }
-    if student.is_some() && view.status(model::now()) != ContestStatus::Closed {
+    if student.is_some() && view.view.status(model::now()) != ContestStatus::Closed {
         return Err(ApiError::Forbidden(
             "the leaderboard opens to students when the contest closes".into(),
         ));

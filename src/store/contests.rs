@@ -7,14 +7,16 @@ use sqlx::QueryBuilder;
 use super::rows::{ContestRow, ListingRow, QuestionRow, CONTEST_COLUMNS, QUESTION_COLUMNS};
 use super::{on_pool, Result, Store, StoreError};
 use crate::model::{
-    Contest, ContestChange, ContestDraft, ContestWithQuestions, Id, Key, Question, QuestionDraft,
-    Role, User,
+    window_for, Contest, ContestChange, ContestDraft, ContestWithQuestions, Id, Key, Question,
+    QuestionDraft, Role, User, Window,
 };
 
-/// A contest in a listing, with whether the student asking has submitted.
+/// A contest in a listing, with the window of the student asking (the contest's for admins)
+/// and whether they have submitted.
 #[derive(Debug, Clone)]
 pub struct ContestListing {
     pub contest: Contest,
+    pub window: Window,
     pub submitted: bool,
 }
 
@@ -37,8 +39,8 @@ impl Store {
         let sql =
             "INSERT INTO contests (course_id, title, start_time, end_time, results, is_active,
                                          shuffle_questions, shuffle_options, grace_seconds,
-                                         created_at)
-                   VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9) RETURNING id";
+                                         duration_minutes, created_at)
+                   VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, $10) RETURNING id";
         let (id, ids) = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let id: Id = sqlx::query_scalar(sql)
@@ -50,6 +52,7 @@ impl Store {
                 .bind(new.shuffle.questions)
                 .bind(new.shuffle.options)
                 .bind(new.grace_seconds as i32)
+                .bind(new.duration_minutes.map(|m| m as i32))
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -67,6 +70,7 @@ impl Store {
             is_active: true,
             shuffle: new.shuffle,
             grace_seconds: new.grace_seconds,
+            duration_minutes: new.duration_minutes,
         };
         Ok(ContestWithQuestions {
             contest,
@@ -117,7 +121,8 @@ impl Store {
                        is_active = COALESCE($5, is_active),
                        shuffle_questions = COALESCE($6, shuffle_questions),
                        shuffle_options = COALESCE($7, shuffle_options),
-                       grace_seconds = COALESCE($8, grace_seconds)
+                       grace_seconds = COALESCE($8, grace_seconds),
+                       duration_minutes = COALESCE($9, duration_minutes)
                    WHERE id = $1 AND COALESCE($3, start_time) < COALESCE($4, end_time)
                    RETURNING EXISTS (SELECT 1 FROM submissions s WHERE s.contest_id = $1)";
         // A write first, so the transaction holds SQLite's write lock from its first statement
@@ -144,6 +149,7 @@ impl Store {
                 .bind(shuffle.questions)
                 .bind(shuffle.options)
                 .bind(change.grace_seconds.map(|g| g as i32))
+                .bind(change.duration_minutes.map(|m| m as i32))
                 .fetch_optional(&mut *tx)
                 .await?;
             // The contest exists (read above): no row means the window was refused.
@@ -200,7 +206,12 @@ impl Store {
         let rows: Vec<ListingRow> = match user.role {
             Role::Admin => {
                 let sql = format!(
-                    "SELECT {CONTEST_COLUMNS}, FALSE AS submitted FROM contests c {by_start}"
+                    "SELECT {CONTEST_COLUMNS}, FALSE AS submitted,
+                            CAST(NULL AS INTEGER) AS extra_minutes,
+                            CAST(NULL AS TIMESTAMPTZ) AS acc_start,
+                            CAST(NULL AS TIMESTAMPTZ) AS acc_end,
+                            CAST(NULL AS TIMESTAMPTZ) AS started_at
+                     FROM contests c {by_start}"
                 );
                 on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?
             }
@@ -208,9 +219,13 @@ impl Store {
                 let sql = format!(
                     "SELECT {CONTEST_COLUMNS},
                          EXISTS (SELECT 1 FROM submissions s
-                                 WHERE s.contest_id = c.id AND s.student_id = $1) AS submitted
+                                 WHERE s.contest_id = c.id AND s.student_id = $1) AS submitted,
+                         a.extra_minutes, a.start_time AS acc_start, a.end_time AS acc_end,
+                         st.started_at
                      FROM contests c
                      JOIN enrollments e ON e.course_id = c.course_id
+                     LEFT JOIN accommodations a ON a.contest_id = c.id AND a.student_id = $1
+                     LEFT JOIN contest_starts st ON st.contest_id = c.id AND st.student_id = $1
                      WHERE e.student_id = $1 AND e.is_active AND c.is_active {by_start}"
                 );
                 on_pool!(self, pool => sqlx::query_as(&sql).bind(user.id).fetch_all(pool).await)?
@@ -218,9 +233,19 @@ impl Store {
         };
         Ok(rows
             .into_iter()
-            .map(|r| ContestListing {
-                contest: r.contest.into(),
-                submitted: r.submitted,
+            .map(|r| {
+                let contest: Contest = r.contest.into();
+                let window = window_for(
+                    contest.window(),
+                    contest.duration_minutes,
+                    r.terms.accommodation().as_ref(),
+                    r.started_at,
+                );
+                ContestListing {
+                    contest,
+                    window,
+                    submitted: r.submitted,
+                }
             })
             .collect())
     }

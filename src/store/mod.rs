@@ -6,9 +6,10 @@
 //! This file holds what every query shares (the pools, the error and its classification) and
 //! the database's own life (connect, migrate, maintenance, pool figures). The queries live in a
 //! file per subject, each adding its methods to `Store`: `users`, `sessions`, `courses` (with
-//! enrollments), `contests`, `submissions` (with the runtime's snapshot), `announcements`, `keys`
-//! (the receipts' signing key).
+//! enrollments), `contests`, `submissions` (with the runtime's snapshot), `announcements`,
+//! `accommodations` (per-student time), `keys` (the receipts' signing key).
 
+mod accommodations;
 mod announcements;
 mod contests;
 mod courses;
@@ -21,6 +22,7 @@ mod sqlite;
 mod submissions;
 mod users;
 
+pub use accommodations::Standing;
 pub use announcements::ANNOUNCEMENTS_LISTED;
 pub use contests::ContestListing;
 pub use regrade::Regraded;

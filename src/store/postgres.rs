@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::SetupError;
 use crate::config::DbArgs;
-use crate::model::{DraftRow, SubmissionRow};
+use crate::model::{DraftRow, StartRow, SubmissionRow};
 
 pub(super) async fn connect(args: &DbArgs) -> Result<PgPool, SetupError> {
     PgPoolOptions::new()
@@ -103,6 +103,23 @@ pub(super) async fn upsert_drafts<'e>(
         .bind(rows.iter().map(|r| r.student_id).collect::<Vec<i64>>())
         .bind(rows.iter().map(|r| Json(&r.answers)).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.saved_at).collect::<Vec<_>>())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records the starts of students' windows in one statement; a start already recorded stays.
+pub(super) async fn insert_starts<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    rows: &[StartRow],
+) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO contest_starts (contest_id, student_id, started_at)
+               SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[])
+               ON CONFLICT (contest_id, student_id) DO NOTHING";
+    sqlx::query(sql)
+        .bind(rows.iter().map(|r| r.contest_id).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|r| r.student_id).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|r| r.started_at).collect::<Vec<_>>())
         .execute(db)
         .await?;
     Ok(())

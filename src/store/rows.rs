@@ -5,8 +5,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::model::{
-    Announcement, Answer, Contest, Course, DraftRow, Id, Idempotency, Key, KeyFields, Question,
-    QuestionType, ResultsPolicy, Role, Score, Shuffle, SubmissionRow, User,
+    Accommodation, Announcement, Answer, Contest, Course, DraftRow, Id, Idempotency, Key,
+    KeyFields, Question, QuestionType, ResultsPolicy, Role, Score, Shuffle, SubmissionRow, User,
 };
 
 /// A user as stored, without the password hash. (`UserRow` is the other way: a user to insert.)
@@ -55,7 +55,8 @@ impl From<CourseRow> for Course {
 
 /// The columns `ContestRow` reads, from a table aliased `c`.
 pub const CONTEST_COLUMNS: &str = "c.id, c.course_id, c.title, c.start_time, c.end_time, \
-     c.results, c.is_active, c.shuffle_questions, c.shuffle_options, c.grace_seconds";
+     c.results, c.is_active, c.shuffle_questions, c.shuffle_options, c.grace_seconds, \
+     c.duration_minutes";
 
 #[derive(sqlx::FromRow)]
 pub struct ContestRow {
@@ -70,6 +71,7 @@ pub struct ContestRow {
     shuffle_questions: bool,
     shuffle_options: bool,
     grace_seconds: i32,
+    duration_minutes: Option<i32>,
 }
 
 impl From<ContestRow> for Contest {
@@ -87,16 +89,49 @@ impl From<ContestRow> for Contest {
                 options: r.shuffle_options,
             },
             grace_seconds: i64::from(r.grace_seconds),
+            duration_minutes: r.duration_minutes.map(i64::from),
         }
     }
 }
 
-/// A contest in a listing, with whether the student asking has submitted.
+/// A contest in a listing, with whether the student asking has submitted and their personal
+/// terms and start, if any.
 #[derive(sqlx::FromRow)]
 pub struct ListingRow {
     #[sqlx(flatten)]
     pub contest: ContestRow,
     pub submitted: bool,
+    #[sqlx(flatten)]
+    pub terms: TermsRow,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// An accommodation's columns, all `NULL` when the student has none.
+#[derive(sqlx::FromRow)]
+pub struct TermsRow {
+    extra_minutes: Option<i32>,
+    acc_start: Option<DateTime<Utc>>,
+    acc_end: Option<DateTime<Utc>>,
+}
+
+impl TermsRow {
+    pub fn accommodation(&self) -> Option<Accommodation> {
+        let extra_minutes = self.extra_minutes?;
+        Some(Accommodation {
+            extra_minutes: i64::from(extra_minutes),
+            start_time: self.acc_start,
+            end_time: self.acc_end,
+        })
+    }
+}
+
+/// A stored accommodation with the student's start, if recorded.
+#[derive(sqlx::FromRow)]
+pub struct AccommodationRow {
+    pub student_id: Id,
+    #[sqlx(flatten)]
+    pub terms: TermsRow,
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// The columns `QuestionRow` reads.

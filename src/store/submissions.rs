@@ -10,7 +10,7 @@ use super::rows::{
     ContestRow, DraftRecord, LeaderboardRow, NamedSubmission, Submission, CONTEST_COLUMNS,
 };
 use super::{on_pool, postgres, Result, Store, StoreError, CHUNK};
-use crate::model::{Contest, DraftRow, Id, Score, Snapshot};
+use crate::model::{Contest, DraftRow, Id, Score, Snapshot, StartRow};
 use contestd_actors::Batch;
 
 impl Store {
@@ -25,15 +25,28 @@ impl Store {
         let drafts_sql = "SELECT d.contest_id, d.student_id, d.answers, d.saved_at FROM drafts d
                           WHERE d.contest_id = $1 AND NOT EXISTS (SELECT 1 FROM submissions s
                               WHERE s.contest_id = d.contest_id AND s.student_id = d.student_id)";
+        let starts_sql = "SELECT student_id, started_at FROM contest_starts WHERE contest_id = $1";
         let course_id = full.contest.course_id;
-        let (enrolled, submitted, drafts): (Vec<Id>, Vec<(Id, i64)>, Vec<DraftRecord>) = on_pool!(self, pool => {
+        let (enrolled, submitted, drafts, starts): (
+            Vec<Id>,
+            Vec<(Id, i64)>,
+            Vec<DraftRecord>,
+            Vec<(Id, DateTime<Utc>)>,
+        ) = on_pool!(self, pool => {
             let enrolled =
                 sqlx::query_scalar(enrolled_sql).bind(course_id).fetch_all(pool).await?;
             let submitted =
                 sqlx::query_as(submitted_sql).bind(contest_id).fetch_all(pool).await?;
             let drafts = sqlx::query_as(drafts_sql).bind(contest_id).fetch_all(pool).await?;
-            (enrolled, submitted, drafts)
+            let starts = sqlx::query_as(starts_sql).bind(contest_id).fetch_all(pool).await?;
+            (enrolled, submitted, drafts, starts)
         });
+        let accommodations = self
+            .accommodations(contest_id)
+            .await?
+            .into_iter()
+            .filter_map(|a| Some((a.student_id, a.terms.accommodation()?)))
+            .collect();
         // Stored in hundredths of a point.
         let submitted = submitted
             .into_iter()
@@ -45,18 +58,27 @@ impl Store {
             enrolled,
             submitted,
             drafts: drafts.into_iter().map(DraftRow::from).collect(),
+            accommodations,
+            starts: starts
+                .into_iter()
+                .map(|(student_id, started_at)| StartRow {
+                    contest_id,
+                    student_id,
+                    started_at,
+                })
+                .collect(),
         }))
     }
 
     /// Writes a batch atomically: inserts the submissions, skipping those whose (contest,
-    /// student) is already stored, and upserts the drafts. Returns, per submission, whether it
-    /// was inserted.
+    /// student) is already stored, upserts the drafts and records the starts (a start already
+    /// recorded stays). Returns, per submission, whether it was inserted.
     pub async fn write_batch(&self, batch: &Batch) -> Result<Vec<bool>> {
         let rows = &batch.submissions;
         let inserted: HashSet<uuid::Uuid> = match self {
             // Submissions alone (the common case) are one statement, atomic without a
             // transaction's round trips.
-            Store::Postgres(pool) if batch.drafts.is_empty() => {
+            Store::Postgres(pool) if batch.drafts.is_empty() && batch.starts.is_empty() => {
                 postgres::insert_submissions(pool, rows).await?
             }
             Store::Postgres(pool) => {
@@ -66,7 +88,12 @@ impl Store {
                 } else {
                     postgres::insert_submissions(&mut *tx, rows).await?
                 };
-                postgres::upsert_drafts(&mut *tx, &batch.drafts).await?;
+                if !batch.drafts.is_empty() {
+                    postgres::upsert_drafts(&mut *tx, &batch.drafts).await?;
+                }
+                if !batch.starts.is_empty() {
+                    postgres::insert_starts(&mut *tx, &batch.starts).await?;
+                }
                 tx.commit().await?;
                 inserted
             }
@@ -108,6 +135,18 @@ impl Store {
                         " ON CONFLICT (contest_id, student_id) \
                          DO UPDATE SET answers = excluded.answers, saved_at = excluded.saved_at",
                     );
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in batch.starts.chunks(CHUNK) {
+                    let mut q = QueryBuilder::new(
+                        "INSERT INTO contest_starts (contest_id, student_id, started_at) ",
+                    );
+                    q.push_values(chunk, |mut row, s| {
+                        row.push_bind(s.contest_id)
+                            .push_bind(s.student_id)
+                            .push_bind(s.started_at);
+                    });
+                    q.push(" ON CONFLICT (contest_id, student_id) DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;

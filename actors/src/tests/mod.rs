@@ -66,6 +66,7 @@ impl SnapshotSource for MemoryDb {
                     is_active: true,
                     shuffle: Default::default(),
                     grace_seconds: 0,
+                    duration_minutes: None,
                 },
                 questions: vec![Question {
                     id: 10,
@@ -77,6 +78,8 @@ impl SnapshotSource for MemoryDb {
                 enrolled: (1..=1000).collect(),
                 submitted,
                 drafts: vec![],
+                accommodations: vec![],
+                starts: vec![],
             }))
         })
     }

@@ -35,6 +35,9 @@ struct Socket {
     session: Session,
     /// Tells the socket's task to close with this code.
     close: oneshot::Sender<CloseCode>,
+    /// On a window of its own: the contest sends its timer frames one by one, and shared
+    /// timer frames skip it.
+    personal: bool,
 }
 
 struct LocalOutlet {
@@ -68,10 +71,14 @@ pub fn join(
 ) -> (Outlet, Member, oneshot::Receiver<CloseCode>) {
     let (outlet, tx) = local_outlet(contest, ws);
     let (close, closed) = oneshot::channel();
-    outlet
-        .sockets
-        .borrow_mut()
-        .insert(id, Socket { session, close });
+    outlet.sockets.borrow_mut().insert(
+        id,
+        Socket {
+            session,
+            close,
+            personal: false,
+        },
+    );
     let subscribe_with = Outlet { id: outlet.id, tx };
     (subscribe_with, Member { outlet, id }, closed)
 }
@@ -107,8 +114,15 @@ fn local_outlet(
 async fn run(outlet: Rc<LocalOutlet>, mut rx: mpsc::UnboundedReceiver<Push>) {
     while let Some(push) = rx.recv().await {
         match push {
-            Push::All(frame) => outlet.deliver_all(&frame),
+            Push::Shared(frame) => outlet.deliver_all(&frame, false),
+            Push::All(frame) => outlet.deliver_all(&frame, true),
             Push::One(id, frame) => outlet.deliver_one(id, frame),
+            Push::Each(frames) => {
+                for (id, frame) in frames {
+                    outlet.deliver_one(id, frame);
+                }
+            }
+            Push::Personal(id, personal) => outlet.set_personal(id, personal),
             Push::Close(id) => outlet.close(id),
         }
     }
@@ -151,9 +165,13 @@ fn hand(session: &mut Session, frame: Frame) -> Handed {
 }
 
 impl LocalOutlet {
-    fn deliver_all(&self, frame: &Frame) {
+    /// Hands `frame` to every socket (`personal` too), or to those on the contest's window.
+    fn deliver_all(&self, frame: &Frame, personal: bool) {
         let mut slow = 0;
         self.sockets.borrow_mut().retain(|_, socket| {
+            if socket.personal && !personal {
+                return true;
+            }
             match hand(&mut socket.session, frame.clone()) {
                 Handed::Queued => true,
                 Handed::Gone => false,
@@ -175,6 +193,12 @@ impl LocalOutlet {
             if !matches!(hand(&mut socket.session, frame), Handed::Queued) {
                 sockets.remove(&id);
             }
+        }
+    }
+
+    fn set_personal(&self, id: u64, personal: bool) {
+        if let Some(socket) = self.sockets.borrow_mut().get_mut(&id) {
+            socket.personal = personal;
         }
     }
 
