@@ -1184,4 +1184,110 @@ mod tests {
         state.committed(Arc::new(due[0].row.clone()));
         assert!(!state.has_drafts());
     }
+
+    #[test]
+    fn an_accommodation_moves_the_rules_of_its_student_only() {
+        let now = Utc::now();
+        let mut snap = snapshot(now);
+        // The contest ended a minute ago.
+        snap.contest.start_time = now - TimeDelta::minutes(10);
+        snap.contest.end_time = now - TimeDelta::minutes(1);
+        let mut state = ContestState::new(snap).unwrap();
+        let extra = Accommodation {
+            extra_minutes: 5,
+            ..Accommodation::default()
+        };
+        state.accommodate(1, Some(extra));
+        assert!(state.is_personal(1) && !state.is_personal(2));
+        assert_eq!(
+            state.my_window(1).map(|w| (w.end_time, w.started_at)),
+            Some((now + TimeDelta::minutes(4), None))
+        );
+        assert_eq!(state.my_window(2), None, "on the contest's window");
+        assert_eq!(
+            state.claim(2, vec![], now),
+            Err(Refusal::NotOpen(ContestStatus::Closed))
+        );
+        let draft = state.check_draft(1, vec![answer(100, 1)], now).unwrap();
+        state.draft_saved(draft);
+        assert!(
+            state.due_drafts(now).is_empty(),
+            "the contest's deadline passed, not the student's"
+        );
+        let due = state.due_drafts(now + TimeDelta::minutes(4));
+        assert_eq!(
+            due.iter().map(|c| c.row.student_id).collect::<Vec<_>>(),
+            [1]
+        );
+        // A later personal start: the student waits while the others work.
+        let mut state = ContestState::new(snapshot(now)).unwrap();
+        let later = Accommodation {
+            start_time: Some(now + TimeDelta::minutes(30)),
+            end_time: Some(now + TimeDelta::minutes(60)),
+            ..Accommodation::default()
+        };
+        state.accommodate(2, Some(later));
+        assert_eq!(
+            state.claim(2, vec![], now),
+            Err(Refusal::NotOpen(ContestStatus::Upcoming))
+        );
+        assert!(state.claim(1, vec![], now).is_ok());
+        state.accommodate(2, None);
+        assert!(
+            state.claim(2, vec![], now).is_ok(),
+            "removed: the contest's window"
+        );
+    }
+
+    #[test]
+    fn a_duration_starts_at_the_first_open_inside_the_window() {
+        let now = Utc::now();
+        let mut snap = snapshot(now);
+        snap.contest.end_time = now + TimeDelta::hours(2);
+        snap.contest.duration_minutes = Some(30);
+        let mut state = ContestState::new(snap).unwrap();
+        assert_eq!(state.open(42, now), None, "not enrolled");
+        let opened = state.open(1, now).unwrap();
+        assert_eq!(
+            opened,
+            Opened {
+                student: 1,
+                at: now
+            }
+        );
+        assert_eq!(state.open(1, now + TimeDelta::minutes(1)), None, "once");
+        let mine = state.my_window(1).unwrap();
+        assert_eq!(
+            (mine.end_time, mine.started_at),
+            (now + TimeDelta::minutes(30), Some(now))
+        );
+        assert_eq!(state.my_window(2), None, "not opened yet");
+        // The write failed: forgotten, so the next open starts it.
+        state.forget_start(opened);
+        assert_eq!(state.my_window(1), None);
+        assert!(state.open(1, now).is_some());
+        // A draft is due at the student's own end, before the contest's.
+        let draft = state.check_draft(1, vec![], now).unwrap();
+        state.draft_saved(draft);
+        let other = state.check_draft(2, vec![], now).unwrap();
+        state.draft_saved(other);
+        assert_eq!(
+            state.claim(1, vec![], now + TimeDelta::minutes(30)),
+            Err(Refusal::NotOpen(ContestStatus::Closed))
+        );
+        let due = state.due_drafts(now + TimeDelta::minutes(30));
+        assert_eq!(
+            due.iter().map(|c| c.row.student_id).collect::<Vec<_>>(),
+            [1]
+        );
+        // Before the start nothing starts.
+        let mut snap = snapshot(now);
+        snap.contest.start_time = now + TimeDelta::minutes(1);
+        snap.contest.end_time = now + TimeDelta::minutes(90);
+        snap.contest.duration_minutes = Some(30);
+        let mut upcoming = ContestState::new(snap).unwrap();
+        assert_eq!(upcoming.open(1, now), None);
+        let mut plain = ContestState::new(snapshot(now)).unwrap();
+        assert_eq!(plain.open(1, now), None, "no duration: nothing to start");
+    }
 }

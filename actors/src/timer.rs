@@ -479,4 +479,69 @@ mod tests {
         subs.broadcast(&"x".into());
         assert_eq!(subs.len(), 1);
     }
+
+    #[test]
+    fn personal_subscribers_get_their_own_frames_once_per_outlet() {
+        let now = Utc::now();
+        let at = |s: i64| now + TimeDelta::seconds(s);
+        let mut subs = Subscribers::default();
+        let (a, mut a_rx) = outlet(1);
+        subs.add(
+            1,
+            Some(7),
+            a.clone(),
+            "f".into(),
+            Some(ContestStatus::Upcoming),
+        );
+        subs.add(
+            2,
+            Some(7),
+            a.clone(),
+            "f".into(),
+            Some(ContestStatus::Upcoming),
+        );
+        subs.add(3, Some(8), a, "f".into(), None);
+        let pushes = |rx: &mut mpsc::UnboundedReceiver<Push>| {
+            std::iter::from_fn(|| rx.try_recv().ok()).collect::<Vec<_>>()
+        };
+        let marked: Vec<u64> = pushes(&mut a_rx)
+            .into_iter()
+            .filter_map(|p| match p {
+                Push::Personal(id, true) => Some(id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(marked, [1, 2], "only the personal sockets are marked");
+        // Student 7's window opened a second ago: `started`, then `state`, in one push.
+        let window = Window {
+            start: at(-1),
+            end: at(60),
+        };
+        subs.send_personal(4, now, None, true, |_| window);
+        let got = pushes(&mut a_rx);
+        let [Push::Each(frames)] = got.as_slice() else {
+            panic!("one push for the outlet: {got:?}");
+        };
+        let kinds = |id: u64| -> Vec<String> {
+            frames
+                .iter()
+                .filter(|(to, _)| *to == id)
+                .map(|(_, f)| {
+                    let v: serde_json::Value = serde_json::from_str(f).unwrap();
+                    format!("{}:{}", v["type"].as_str().unwrap(), v["end_time"])
+                })
+                .collect()
+        };
+        let end = serde_json::to_value(at(60)).unwrap();
+        assert_eq!(kinds(1), [format!("started:{end}"), format!("state:{end}")]);
+        assert_eq!(kinds(1), kinds(2));
+        assert!(kinds(3).is_empty(), "on the contest's window");
+        // Told now: the next tick is `state` alone. Back on the contest's window: unmarked.
+        subs.send_personal(4, now, None, true, |_| window);
+        assert!(matches!(pushes(&mut a_rx).as_slice(), [Push::Each(f)] if f.len() == 2));
+        subs.refresh_personal(Some(7), |_| None);
+        let unmarked = pushes(&mut a_rx);
+        assert_eq!(unmarked.len(), 2, "{unmarked:?}");
+        assert!(!subs.has_personal());
+    }
 }

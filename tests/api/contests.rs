@@ -45,6 +45,7 @@ const ADMIN_VIEW: &[&str] = &[
     "is_active",
     "shuffle",
     "grace_seconds",
+    "duration_minutes",
     "questions",
 ];
 const STUDENT_VIEW: &[&str] = &[

@@ -50,6 +50,7 @@ const ADMIN_VIEW: &[&str] = &[
     "questions",
     "shuffle",
     "grace_seconds",
+    "duration_minutes",
 ];
 
 /// What a student must never see, at any depth.
