@@ -37,6 +37,10 @@ struct Args {
     /// The server binary to measure (default: this build's `contestd`), e.g. an older build.
     #[arg(long)]
     server_bin: Option<String>,
+    /// Gives the contest this `duration_minutes` and has every student open it before the
+    /// sockets connect: every socket is then on a personal window, with frames of its own.
+    #[arg(long)]
+    duration_minutes: Option<u32>,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -138,7 +142,12 @@ async fn call(req: reqwest::RequestBuilder, body: Value) -> Value {
 }
 
 /// Creates N enrolled students and an open contest; returns (contest id, student tokens).
-async fn setup(base: &str, n: usize, concurrency: usize) -> (i64, Vec<String>) {
+async fn setup(
+    base: &str,
+    n: usize,
+    concurrency: usize,
+    duration_minutes: Option<u32>,
+) -> (i64, Vec<String>) {
     let http = reqwest::Client::new();
     let login = |username: String, password: &'static str| {
         let http = http.clone();
@@ -187,15 +196,34 @@ async fn setup(base: &str, n: usize, concurrency: usize) -> (i64, Vec<String>) {
         json!({
             "course_id": course_id, "title": "load",
             "start_time": now - TimeDelta::minutes(1), "end_time": now + TimeDelta::hours(1),
+            "duration_minutes": duration_minutes,
             "questions": [{"prompt": "p", "options": ["a", "b"], "correct_option": 0}],
         }),
     )
     .await;
-    let tokens = stream::iter((0..n).map(|i| login(format!("load{i:05}"), "load-student-pass")))
-        .buffered(concurrency)
-        .collect()
+    let contest_id = contest["id"].as_i64().unwrap();
+    let tokens: Vec<String> =
+        stream::iter((0..n).map(|i| login(format!("load{i:05}"), "load-student-pass")))
+            .buffered(concurrency)
+            .collect()
+            .await;
+    if duration_minutes.is_some() {
+        // Each student's first open starts their own window.
+        let opened = stream::iter(tokens.iter().map(|token| {
+            let req = http
+                .get(format!("{base}/api/contests/{contest_id}"))
+                .bearer_auth(token);
+            async move {
+                let body: Value = req.send().await.unwrap().json().await.unwrap();
+                assert!(body["my_window"]["started_at"].is_string(), "{body}");
+            }
+        }))
+        .buffer_unordered(concurrency)
+        .count()
         .await;
-    (contest["id"].as_i64().unwrap(), tokens)
+        assert_eq!(opened, n);
+    }
+    (contest_id, tokens)
 }
 
 /// One frame's figures: delay after `server_time`, and gap since the socket's previous frame.
@@ -215,7 +243,7 @@ async fn run(args: &Args, n: usize) -> String {
         .as_deref()
         .unwrap_or(env!("CARGO_BIN_EXE_contestd"));
     let server = start_server(bin, tick_ms).await;
-    let (contest, tokens) = setup(&server.base, n, concurrency).await;
+    let (contest, tokens) = setup(&server.base, n, concurrency, args.duration_minutes).await;
     let (tx, mut rx) = mpsc::unbounded_channel::<Sample>();
     let failures = Arc::new(AtomicUsize::new(0));
     // Sockets the server closed (or that broke) once open: each is a failure too.

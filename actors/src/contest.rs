@@ -798,12 +798,13 @@ impl ContestActor {
             self.subscribers.clear();
         } else if moved {
             let now = crate::now();
+            // Some students change side first (their outlets hear it before the frames).
+            self.refresh_personal(None, now);
             let changed = frame(FrameKind::ScheduleChanged, self.state.contest(), now);
             self.subscribers.broadcast(&changed);
             self.announce_edge(now);
-            // Students on their own windows: each gets theirs, and some change side.
+            // Students on their own windows: each gets theirs.
             self.send_personal(now, Some(FrameKind::ScheduleChanged), false);
-            self.refresh_personal(None, now);
             self.arm_edge_timer(ctx);
         }
         self.publish_subscribers();
