@@ -30,4 +30,5 @@ mod shutdown;
 mod stampede;
 mod submissions;
 mod users;
+mod windows;
 mod ws;
