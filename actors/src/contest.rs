@@ -160,22 +160,23 @@ impl ContestActor {
 
     /// Puts the sockets of `student` (all students for `None`) on the side their window is
     /// on now: the contest's shared frames, or their own.
-    fn refresh_personal(&mut self, student: Option<Id>, now: DateTime<Utc>) {
+    fn refresh_personal(&mut self, student: Option<Id>) {
         let state = &self.state;
-        self.subscribers.refresh_personal(student, |s| {
-            state.is_personal(s).then(|| state.window(s).status(now))
-        });
+        self.subscribers
+            .refresh_personal(student, self.told_status, |s| state.is_personal(s));
     }
 
     /// The student's window changed (their start was recorded, or an admin changed their
-    /// terms): their sockets get a frame of `kind` with their times, then follow their window.
+    /// terms): their sockets get a frame of `kind` with their times, then follow their window,
+    /// with `started`/`ended` at once if the change crossed one of its edges.
     fn tell_student(&mut self, student: Id, kind: FrameKind) {
         let now = crate::now();
         let window = self.state.window(student);
         let told = frame_in(kind, self.state.contest().id, window, now);
         self.subscribers
             .send_to_students(&HashSet::from([student]), &told);
-        self.refresh_personal(Some(student), now);
+        self.refresh_personal(Some(student));
+        self.send_personal(now, None, false);
     }
 
     /// Tells subscribers when the clock (or a change of times) moved the contest across its
@@ -799,7 +800,7 @@ impl ContestActor {
         } else if moved {
             let now = crate::now();
             // Some students change side first (their outlets hear it before the frames).
-            self.refresh_personal(None, now);
+            self.refresh_personal(None);
             let changed = frame(FrameKind::ScheduleChanged, self.state.contest(), now);
             self.subscribers.broadcast(&changed);
             self.announce_edge(now);

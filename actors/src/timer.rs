@@ -188,12 +188,14 @@ impl Subscribers {
     }
 
     /// Re-decides which sockets are on a window of their own, for `students` (all if
-    /// `None`): `personal` gives the status of a student's own window, or `None` when the
-    /// student is on the contest's. Outlets hear of each socket that changes side.
+    /// `None`): `personal` tells whether a student's window is their own. Outlets hear of each
+    /// socket that changes side; one that becomes personal was last told `shared` (the status
+    /// of the contest's window), so its own edges still get `started`/`ended`.
     pub fn refresh_personal(
         &mut self,
         students: Option<Id>,
-        personal: impl Fn(Id) -> Option<ContestStatus>,
+        shared: ContestStatus,
+        personal: impl Fn(Id) -> bool,
     ) {
         for (&id, sub) in &mut self.by_id {
             let Some(student) = sub.student else { continue };
@@ -201,11 +203,11 @@ impl Subscribers {
                 continue;
             }
             let now_personal = personal(student);
-            if now_personal.is_some() != sub.personal.is_some() {
-                if let Some(shared) = self.outlets.get(&sub.outlet) {
-                    let _ = shared.tx.send(Push::Personal(id, now_personal.is_some()));
+            if now_personal != sub.personal.is_some() {
+                if let Some(outlet) = self.outlets.get(&sub.outlet) {
+                    let _ = outlet.tx.send(Push::Personal(id, now_personal));
                 }
-                sub.personal = now_personal;
+                sub.personal = now_personal.then_some(shared);
             }
         }
     }
@@ -539,7 +541,7 @@ mod tests {
         // Told now: the next tick is `state` alone. Back on the contest's window: unmarked.
         subs.send_personal(4, now, None, true, |_| window);
         assert!(matches!(pushes(&mut a_rx).as_slice(), [Push::Each(f)] if f.len() == 2));
-        subs.refresh_personal(Some(7), |_| None);
+        subs.refresh_personal(Some(7), ContestStatus::Open, |_| false);
         let unmarked = pushes(&mut a_rx);
         assert_eq!(unmarked.len(), 2, "{unmarked:?}");
         assert!(!subs.has_personal());

@@ -72,9 +72,6 @@ async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let (id, student) = path.into_inner();
     let contest = contest(&store, id).await?;
-    let terms = parse_body::<AccommodationBody>(&body.0)?
-        .validate()
-        .map_err(ApiError::BadRequest)?;
     match store.standing(id, student).await? {
         Standing::Unknown => return Err(ApiError::not_found("student")),
         Standing::NotEnrolled => {
@@ -84,6 +81,9 @@ async fn put(
         }
         Standing::Enrolled => {}
     }
+    let terms = parse_body::<AccommodationBody>(&body.0)?
+        .validate()
+        .map_err(ApiError::BadRequest)?;
     let started_at = store.started_at(id, student).await?;
     let shown = Shown::new(&contest, student, &terms, started_at);
     if shown.start_time >= shown.end_time {

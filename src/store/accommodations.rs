@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::rows::AccommodationRow;
 use super::{on_pool, Result, Store};
-use crate::model::{Accommodation, Id};
+use crate::model::{Accommodation, Id, StartRow};
 
 /// Who a student id is to a contest, for an accommodation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,21 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+
+    /// The recorded starts of the contest's students.
+    pub async fn starts(&self, contest_id: Id) -> Result<Vec<StartRow>> {
+        let sql = "SELECT student_id, started_at FROM contest_starts WHERE contest_id = $1";
+        let rows: Vec<(Id, DateTime<Utc>)> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(contest_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(student_id, started_at)| StartRow {
+                contest_id,
+                student_id,
+                started_at,
+            })
+            .collect())
     }
 
     /// When the student first opened the contest, if recorded.

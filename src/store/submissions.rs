@@ -10,7 +10,7 @@ use super::rows::{
     ContestRow, DraftRecord, LeaderboardRow, NamedSubmission, Submission, CONTEST_COLUMNS,
 };
 use super::{on_pool, postgres, Result, Store, StoreError, CHUNK};
-use crate::model::{Contest, DraftRow, Id, Score, Snapshot, StartRow};
+use crate::model::{Contest, DraftRow, Id, Score, Snapshot};
 use contestd_actors::Batch;
 
 impl Store {
@@ -25,21 +25,14 @@ impl Store {
         let drafts_sql = "SELECT d.contest_id, d.student_id, d.answers, d.saved_at FROM drafts d
                           WHERE d.contest_id = $1 AND NOT EXISTS (SELECT 1 FROM submissions s
                               WHERE s.contest_id = d.contest_id AND s.student_id = d.student_id)";
-        let starts_sql = "SELECT student_id, started_at FROM contest_starts WHERE contest_id = $1";
         let course_id = full.contest.course_id;
-        let (enrolled, submitted, drafts, starts): (
-            Vec<Id>,
-            Vec<(Id, i64)>,
-            Vec<DraftRecord>,
-            Vec<(Id, DateTime<Utc>)>,
-        ) = on_pool!(self, pool => {
+        let (enrolled, submitted, drafts): (Vec<Id>, Vec<(Id, i64)>, Vec<DraftRecord>) = on_pool!(self, pool => {
             let enrolled =
                 sqlx::query_scalar(enrolled_sql).bind(course_id).fetch_all(pool).await?;
             let submitted =
                 sqlx::query_as(submitted_sql).bind(contest_id).fetch_all(pool).await?;
             let drafts = sqlx::query_as(drafts_sql).bind(contest_id).fetch_all(pool).await?;
-            let starts = sqlx::query_as(starts_sql).bind(contest_id).fetch_all(pool).await?;
-            (enrolled, submitted, drafts, starts)
+            (enrolled, submitted, drafts)
         });
         let accommodations = self
             .accommodations(contest_id)
@@ -59,14 +52,7 @@ impl Store {
             submitted,
             drafts: drafts.into_iter().map(DraftRow::from).collect(),
             accommodations,
-            starts: starts
-                .into_iter()
-                .map(|(student_id, started_at)| StartRow {
-                    contest_id,
-                    student_id,
-                    started_at,
-                })
-                .collect(),
+            starts: self.starts(contest_id).await?,
         }))
     }
 
