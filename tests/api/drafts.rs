@@ -7,16 +7,17 @@
 //! instant; everything the server does after it is polled with a deadline.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::{
-    answers, assert_error, assert_keys, closed_window, contest_body, csv_rows, hours, id_of,
-    now_ms, open_window, parse_time, question_ids, rfc3339, spawn_binary, str_field,
-    upcoming_window, wait_for, Db, Resp, Student, TestApp, CSV_COLUMNS,
+    answers, assert_before, assert_error, assert_keys, closed_window, contest_body,
+    course_with_students, csv_rows, draft_path, hours, id_of, now_ms, open_window, own_submission,
+    parse_time, question_ids, rfc3339, sleep_until, sorted, spawn_binary, str_field, until,
+    upcoming_window, wait_for, wait_for_auto_submission, Db, Resp, Student, TestApp, AUTO_WITHIN,
+    CSV_COLUMNS, POLL_SLACK,
 };
 
 both_databases!(
@@ -39,20 +40,6 @@ both_databases!(
 
 const DRAFT: &[&str] = &["contest_id", "answers", "saved_at"];
 
-/// How late a poll may notice what the server did by its deadline: the poll's own round trip.
-const POLL_SLACK: TimeDelta = TimeDelta::milliseconds(500);
-
-/// API.md: a draft becomes a submission within 2 s of the end of the student's window.
-const AUTO_WITHIN: TimeDelta = TimeDelta::seconds(2);
-
-fn draft_path(contest: i64) -> String {
-    format!("/api/contests/{contest}/draft")
-}
-
-fn my_submission_path(contest: i64) -> String {
-    format!("/api/contests/{contest}/my-submission")
-}
-
 async fn put_draft(app: &TestApp, contest: i64, token: &str, sent: Value) -> Resp {
     let body = json!({ "answers": sent });
     app.put(&draft_path(contest), Some(token), Some(body)).await
@@ -60,17 +47,6 @@ async fn put_draft(app: &TestApp, contest: i64, token: &str, sent: Value) -> Res
 
 async fn get_draft(app: &TestApp, contest: i64, token: &str) -> Resp {
     app.get(&draft_path(contest), Some(token)).await
-}
-
-/// Answers sorted by `question_id`: the server may list them in either order.
-#[track_caller]
-fn sorted(answers: &Value) -> Value {
-    let mut list = answers
-        .as_array()
-        .unwrap_or_else(|| panic!("an answers array, got {answers}"))
-        .clone();
-    list.sort_by_key(|a| a["question_id"].as_i64().expect("a question_id"));
-    Value::Array(list)
 }
 
 /// Checks a `200` draft body for this contest and these answers; returns its `saved_at`.
@@ -97,69 +73,6 @@ async fn assert_no_draft(app: &TestApp, contest: i64, student: &Student) {
     assert_error(&resp, StatusCode::NOT_FOUND, "not_found");
 }
 
-/// The student's own submission, or `None` on `404`.
-async fn own_submission(app: &TestApp, contest: i64, token: &str) -> Option<Value> {
-    let resp = app.get(&my_submission_path(contest), Some(token)).await;
-    if resp.0 == StatusCode::NOT_FOUND {
-        assert_error(&resp, StatusCode::NOT_FOUND, "not_found");
-        return None;
-    }
-    assert_eq!(resp.0, StatusCode::OK, "my-submission: {}", resp.1);
-    Some(resp.1)
-}
-
-/// Sleeps until the wall-clock instant `t` (one the test set itself, such as a contest's end).
-async fn sleep_until(t: DateTime<Utc>) {
-    if let Ok(d) = (t - Utc::now()).to_std() {
-        actix_web::rt::time::sleep(d).await;
-    }
-}
-
-/// What is left until `t` (zero when it has passed): a `wait_for` timeout.
-fn until(t: DateTime<Utc>) -> Duration {
-    (t - Utc::now()).to_std().unwrap_or_default()
-}
-
-/// Polls the student's my-submission until there is one, failing after `by` (plus the poll's
-/// slack); checks it was made at or after `not_before` and by `by`.
-async fn wait_for_auto_submission(
-    app: &TestApp,
-    contest: i64,
-    student: &Student,
-    not_before: DateTime<Utc>,
-    by: DateTime<Utc>,
-) -> Value {
-    let what = format!(
-        "{}'s draft auto-submitted by {}",
-        student.username,
-        rfc3339(by)
-    );
-    let own = wait_for(&what, until(by + POLL_SLACK), || async {
-        let own = own_submission(app, contest, &student.token).await;
-        if own.is_some() {
-            assert!(
-                Utc::now() >= not_before,
-                "{}: a submission before the deadline {}: {own:?}",
-                student.username,
-                rfc3339(not_before)
-            );
-        }
-        own
-    })
-    .await;
-    assert_eq!(own["auto"], true, "{}: {own}", student.username);
-    let at = parse_time(&own["submitted_at"]);
-    assert!(
-        at >= not_before && at <= by,
-        "{}: auto-submitted at {}, expected between {} and {}: {own}",
-        student.username,
-        rfc3339(at),
-        rfc3339(not_before),
-        rfc3339(by)
-    );
-    own
-}
-
 /// The admin list's rows by student id (each student at most once).
 #[track_caller]
 fn by_student(rows: &[Value]) -> HashMap<i64, Value> {
@@ -171,15 +84,6 @@ fn by_student(rows: &[Value]) -> HashMap<i64, Value> {
     map
 }
 
-/// A course with `n` enrolled, logged-in students.
-async fn course_with_students(app: &TestApp, n: usize) -> (i64, Vec<Student>) {
-    let course = app.create_course().await;
-    let students = app.logged_in_students(n).await;
-    let ids: Vec<i64> = students.iter().map(|s| s.id).collect();
-    app.enroll(course, &ids).await;
-    (course, students)
-}
-
 /// Creates a contest of `contest_body`'s two questions (1 and 2 points; right options 1 and 0)
 /// that opened an hour ago and ends at `end`, with `results: immediate` and `grace_seconds`.
 async fn contest_ending_at(app: &TestApp, course: i64, end: DateTime<Utc>, grace: i64) -> Value {
@@ -189,17 +93,6 @@ async fn contest_ending_at(app: &TestApp, course: i64, end: DateTime<Utc>, grace
     let contest = app.create_contest_from(body).await;
     assert_eq!(contest["grace_seconds"], grace, "{contest}");
     contest
-}
-
-/// Fails the test when its set-up ran past the instant it had to finish by (the test would
-/// check nothing then); says so plainly.
-#[track_caller]
-fn assert_before(t: DateTime<Utc>, what: &str) {
-    assert!(
-        Utc::now() < t,
-        "{what} had to finish before {} (the test's own schedule): the machine is too slow",
-        rfc3339(t)
-    );
 }
 
 async fn draft_save_replace_and_read(app: &TestApp) {

@@ -22,9 +22,10 @@ use sqlx::{Connection, PgConnection, SqliteConnection};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{
-    answers, assert_error, assert_keys, closed_window, contest_body, hours, id_of, now_ms,
-    open_window, parse_time, question_ids, rfc3339, spawn_binary, upcoming_window, wait_for, Db,
-    Resp, Student, TestApp,
+    answers, assert_before, assert_error, assert_keys, closed_window, contest_body,
+    course_with_students, draft_path, hours, id_of, now_ms, open_window, own_submission,
+    parse_time, question_ids, rfc3339, sleep_until, sorted, spawn_binary, until, upcoming_window,
+    wait_for_auto_submission, Db, Resp, Student, TestApp, AUTO_WITHIN, POLL_SLACK,
 };
 use crate::ws::{connect, next_frame, Socket};
 
@@ -80,12 +81,6 @@ const CHANGE_WITHIN: Duration = Duration::from_secs(1);
 /// the timer's tick (every second), whose interval drifts by the time a tick takes: 100 ms
 /// allowed for that.
 const EDGE_WITHIN: TimeDelta = TimeDelta::milliseconds(1100);
-
-/// API.md: a draft becomes a submission within 2 s of the end of the student's window.
-const AUTO_WITHIN: TimeDelta = TimeDelta::seconds(2);
-
-/// How late a poll may notice what the server did by its deadline: the poll's own round trip.
-const POLL_SLACK: TimeDelta = TimeDelta::milliseconds(500);
 
 // ---- requests ----
 
@@ -168,10 +163,6 @@ async fn listed(app: &TestApp, contest: i64, token: &str) -> Value {
         .clone()
 }
 
-fn draft_path(contest: i64) -> String {
-    format!("/api/contests/{contest}/draft")
-}
-
 async fn put_draft(app: &TestApp, contest: i64, token: &str, sent: &Value) -> Resp {
     let body = json!({ "answers": sent });
     app.put(&draft_path(contest), Some(token), Some(body)).await
@@ -188,29 +179,7 @@ async fn save_draft(app: &TestApp, contest: i64, student: &Student, sent: &Value
     );
 }
 
-/// The student's own submission, or `None` on `404`.
-async fn own_submission(app: &TestApp, contest: i64, token: &str) -> Option<Value> {
-    let path = format!("/api/contests/{contest}/my-submission");
-    let resp = app.get(&path, Some(token)).await;
-    if resp.0 == StatusCode::NOT_FOUND {
-        assert_error(&resp, StatusCode::NOT_FOUND, "not_found");
-        return None;
-    }
-    assert_eq!(resp.0, StatusCode::OK, "my-submission: {}", resp.1);
-    Some(resp.1)
-}
-
 // ---- set-up ----
-
-/// A course with `n` enrolled, logged-in students, sorted by id.
-async fn course_with_students(app: &TestApp, n: usize) -> (i64, Vec<Student>) {
-    let course = app.create_course().await;
-    let mut students = app.logged_in_students(n).await;
-    students.sort_by_key(|s| s.id);
-    let ids: Vec<i64> = students.iter().map(|s| s.id).collect();
-    app.enroll(course, &ids).await;
-    (course, students)
-}
 
 /// Creates a contest of `contest_body`'s two questions with the given `duration_minutes`
 /// (left out for `None`); returns its id.
@@ -275,17 +244,6 @@ async fn record_start(app: &TestApp, contest: i64, student: i64, at: DateTime<Ut
 }
 
 // ---- checks ----
-
-/// Answers sorted by `question_id`: the server may list them in either order.
-#[track_caller]
-fn sorted(answers: &Value) -> Value {
-    let mut list = answers
-        .as_array()
-        .unwrap_or_else(|| panic!("an answers array, got {answers}"))
-        .clone();
-    list.sort_by_key(|a| a["question_id"].as_i64().expect("a question_id"));
-    Value::Array(list)
-}
 
 /// Asserts `v`'s `start_time` and `end_time`.
 #[track_caller]
@@ -500,32 +458,9 @@ fn assert_only_states(
     }
 }
 
-/// Sleeps until the wall-clock instant `t` (one the test set itself, such as a personal end).
-async fn sleep_until(t: DateTime<Utc>) {
-    if let Ok(d) = (t - Utc::now()).to_std() {
-        actix_web::rt::time::sleep(d).await;
-    }
-}
-
-/// What is left until `t` (zero when it has passed): a `wait_for` timeout.
-fn until(t: DateTime<Utc>) -> Duration {
-    (t - Utc::now()).to_std().unwrap_or_default()
-}
-
-/// Fails the test when its set-up ran past the instant it had to finish by (the test would
-/// check nothing then); says so plainly.
-#[track_caller]
-fn assert_before(t: DateTime<Utc>, what: &str) {
-    assert!(
-        Utc::now() < t,
-        "{what} had to finish before {} (the test's own schedule): the machine is too slow",
-        rfc3339(t)
-    );
-}
-
-/// Polls the student's my-submission until there is one, failing after `by` (plus the poll's
-/// slack); checks it is automatic, made from `drafted`, at or after `not_before` and by `by`.
-async fn wait_for_auto_submission(
+/// Polls for the student's auto-submission (see `support::wait_for_auto_submission`) and checks
+/// it was made from `drafted`.
+async fn auto_submitted_from(
     app: &TestApp,
     contest: i64,
     student: &Student,
@@ -533,38 +468,11 @@ async fn wait_for_auto_submission(
     not_before: DateTime<Utc>,
     by: DateTime<Utc>,
 ) -> Value {
-    let what = format!(
-        "{}'s draft auto-submitted by {}",
-        student.username,
-        rfc3339(by)
-    );
-    let own = wait_for(&what, until(by + POLL_SLACK), || async {
-        let own = own_submission(app, contest, &student.token).await;
-        if own.is_some() {
-            assert!(
-                Utc::now() >= not_before,
-                "{}: a submission before the deadline {}: {own:?}",
-                student.username,
-                rfc3339(not_before)
-            );
-        }
-        own
-    })
-    .await;
-    assert_eq!(own["auto"], true, "{}: {own}", student.username);
+    let own = wait_for_auto_submission(app, contest, student, not_before, by).await;
     assert_eq!(
         sorted(&own["answers"]),
         sorted(drafted),
         "the draft's answers: {own}"
-    );
-    let at = parse_time(&own["submitted_at"]);
-    assert!(
-        at >= not_before && at <= by,
-        "{}: auto-submitted at {}, expected between {} and {}: {own}",
-        student.username,
-        rfc3339(at),
-        rfc3339(not_before),
-        rfc3339(by)
     );
     own
 }
@@ -1469,7 +1377,7 @@ async fn a_personal_end_submits_that_student_s_draft_alone(app: &TestApp) {
     assert_before(a_end, "the accommodation and the drafts");
 
     sleep_until(a_end).await;
-    let own = wait_for_auto_submission(app, id, a, &a_draft, a_end, a_end + AUTO_WITHIN).await;
+    let own = auto_submitted_from(app, id, a, &a_draft, a_end, a_end + AUTO_WITHIN).await;
     assert_eq!(own["student_id"], a.id, "{own}");
 
     // Nothing for B, also a while later.
@@ -1561,7 +1469,7 @@ async fn a_duration_end_submits_the_draft(app: &TestApp) {
     assert_before(a_end, "the drafts");
 
     sleep_until(a_end).await;
-    wait_for_auto_submission(app, id, a, &a_draft, a_end, a_end + AUTO_WITHIN).await;
+    auto_submitted_from(app, id, a, &a_draft, a_end, a_end + AUTO_WITHIN).await;
     sleep_until(a_end + AUTO_WITHIN + POLL_SLACK).await;
     assert_still_drafting(app, id, b, &b_draft).await;
     assert_eq!(app.all_submissions(id).await.len(), 1);
@@ -1597,7 +1505,7 @@ async fn an_accommodation_end_caps_a_started_duration(app: &TestApp) {
     assert_before(a_end, "the accommodation and the drafts");
 
     sleep_until(a_end).await;
-    wait_for_auto_submission(app, id, a, &a_draft, a_end, a_end + AUTO_WITHIN).await;
+    auto_submitted_from(app, id, a, &a_draft, a_end, a_end + AUTO_WITHIN).await;
     sleep_until(a_end + AUTO_WITHIN + POLL_SLACK).await;
     assert_still_drafting(app, id, b, &b_draft).await;
     assert_eq!(app.all_submissions(id).await.len(), 1);

@@ -5,6 +5,7 @@
 
 mod assertions;
 mod database;
+mod deadline;
 mod fixtures;
 mod process;
 mod prometheus;
@@ -17,6 +18,10 @@ pub use assertions::{
     assert_error, assert_keys, csv_rows, id_of, retry_after, str_field, CSV_COLUMNS,
 };
 pub use database::fresh_database;
+pub use deadline::{
+    assert_before, course_with_students, draft_path, own_submission, sleep_until, sorted, until,
+    wait_for_auto_submission, AUTO_WITHIN, POLL_SLACK,
+};
 pub use fixtures::{answers, contest_body, question_ids, Student};
 pub use prometheus::Metrics;
 pub use receipts::{check_receipt, receipt_verifies};
