@@ -357,6 +357,37 @@ fn assert_on_time(frame: &Value, edge: DateTime<Utc>) {
     );
 }
 
+/// A contest on `window` (without a duration) watched by two enrolled students, A and B,
+/// whose sockets have had their first `state` (`status`).
+struct Watched {
+    id: i64,
+    students: Vec<Student>,
+    admin: String,
+    a_socket: Socket,
+    b_socket: Socket,
+}
+
+async fn watched_by_two(
+    app: &TestApp,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    status: &str,
+) -> Watched {
+    let (course, students) = course_with_students(app, 2).await;
+    let admin = app.admin_token().await;
+    let id = create(app, course, window, None).await;
+    let mut a_socket = connect(app, id, &students[0].token).await;
+    first_state(&mut a_socket, id, status, window).await;
+    let mut b_socket = connect(app, id, &students[1].token).await;
+    first_state(&mut b_socket, id, status, window).await;
+    Watched {
+        id,
+        students,
+        admin,
+        a_socket,
+        b_socket,
+    }
+}
+
 /// The first frame of a fresh socket: a `state` on these times.
 async fn first_state(
     socket: &mut Socket,
@@ -1243,15 +1274,15 @@ async fn schedule_changed_reaches_only_that_student(app: &TestApp) {
 /// A's own start and end, two and four seconds ahead on a contest open for hours: A's socket
 /// gets `started` and `ended` at them (within 1 s), B's socket nothing but its ticks.
 async fn personal_edges_send_started_and_ended(app: &TestApp) {
-    let (course, students) = course_with_students(app, 2).await;
-    let [a, b] = [&students[0], &students[1]];
-    let admin = app.admin_token().await;
     let contest = open_window();
-    let id = create(app, course, contest, None).await;
-    let mut a_socket = connect(app, id, &a.token).await;
-    first_state(&mut a_socket, id, "open", contest).await;
-    let mut b_socket = connect(app, id, &b.token).await;
-    first_state(&mut b_socket, id, "open", contest).await;
+    let Watched {
+        id,
+        students,
+        admin,
+        mut a_socket,
+        mut b_socket,
+    } = watched_by_two(app, contest, "open").await;
+    let a = &students[0];
 
     let a_start = now_ms() + TimeDelta::seconds(2);
     let mine = (a_start, a_start + TimeDelta::seconds(2));
@@ -1279,15 +1310,15 @@ async fn personal_edges_send_started_and_ended(app: &TestApp) {
 /// `schedule_changed` (open) and `started` within 1 s, as every socket does when an admin moves
 /// the contest's own start into the past; B's socket gets neither.
 async fn a_personal_start_moved_into_the_past_sends_started(app: &TestApp) {
-    let (course, students) = course_with_students(app, 2).await;
-    let [a, b] = [&students[0], &students[1]];
-    let admin = app.admin_token().await;
     let contest = upcoming_window();
-    let id = create(app, course, contest, None).await;
-    let mut a_socket = connect(app, id, &a.token).await;
-    first_state(&mut a_socket, id, "upcoming", contest).await;
-    let mut b_socket = connect(app, id, &b.token).await;
-    first_state(&mut b_socket, id, "upcoming", contest).await;
+    let Watched {
+        id,
+        students,
+        admin,
+        mut a_socket,
+        mut b_socket,
+    } = watched_by_two(app, contest, "upcoming").await;
+    let a = &students[0];
 
     let mine = (now_ms() - TimeDelta::seconds(1), contest.1);
     accommodate(
@@ -1318,15 +1349,15 @@ async fn a_personal_start_moved_into_the_past_sends_started(app: &TestApp) {
 /// moves the contest's own end into the past; B's socket gets neither, and the rules follow at
 /// once.
 async fn a_personal_end_moved_into_the_past_sends_ended(app: &TestApp) {
-    let (course, students) = course_with_students(app, 2).await;
-    let [a, b] = [&students[0], &students[1]];
-    let admin = app.admin_token().await;
     let contest = open_window();
-    let id = create(app, course, contest, None).await;
-    let mut a_socket = connect(app, id, &a.token).await;
-    first_state(&mut a_socket, id, "open", contest).await;
-    let mut b_socket = connect(app, id, &b.token).await;
-    first_state(&mut b_socket, id, "open", contest).await;
+    let Watched {
+        id,
+        students,
+        admin,
+        mut a_socket,
+        mut b_socket,
+    } = watched_by_two(app, contest, "open").await;
+    let [a, b] = [&students[0], &students[1]];
 
     let mine = (contest.0, now_ms() - TimeDelta::seconds(1));
     accommodate(
