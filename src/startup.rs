@@ -59,6 +59,7 @@ impl Application {
                 .await
                 .context("the receipts' signing key")?,
         );
+        let site = web::Data::new(crate::web::Site::load().context("the pages in web/")?);
         let passwords = Passwords::new(&args.passwords).context("the argon2 settings")?;
         if let Some(generated) =
             auth::ensure_admin(&store, &passwords, args.admin_password.as_deref()).await?
@@ -123,9 +124,11 @@ impl Application {
                     .app_data(quotas.clone())
                     .app_data(db_check.clone())
                     .app_data(signer.clone())
+                    .app_data(site.clone())
                     .app_data(body_deadline)
                     .configure(configure_extractors)
                     .configure(routes::configure)
+                    .configure(crate::web::configure)
                     .default_service(web::to(unknown_route))
             }
         })

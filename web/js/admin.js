@@ -1,0 +1,3 @@
+import { t } from './strings.js';
+
+document.getElementById('app').textContent = t('loading');
