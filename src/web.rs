@@ -1,5 +1,6 @@
 //! The pages (API.md's clients for students and teachers), served by contestd itself from the
-//! `web/` folder, embedded in the binary at compile time (read from disk in debug builds).
+//! `web/` folder, embedded in the binary at compile time (debug builds read it from disk, from
+//! the working directory: run them from the repository's root, as cargo does).
 //!
 //! Loaded once at start: every asset is served under `/assets/<version>/…`, where the version
 //! is a hash of all the files, so assets are cached for a year (`immutable`) and a new build
@@ -16,7 +17,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
 #[derive(rust_embed::Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/web"]
+#[folder = "web/"]
 struct Files;
 
 /// The security headers of every page and asset (no inline script, no framing, no referrer).

@@ -7,6 +7,7 @@ mod support;
 
 mod announcements;
 mod auth;
+mod browser;
 mod contests;
 mod courses;
 mod crash;
@@ -20,6 +21,7 @@ mod metrics;
 mod migrations;
 mod observability;
 mod operations;
+mod pages;
 mod proxy;
 mod questions;
 mod quotas;
