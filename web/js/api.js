@@ -25,11 +25,16 @@ export function clearSession() {
 }
 
 // A refused request: the HTTP status, API.md's error code and message, and the body.
+// API.md's error body is `{"error": {"code", "message"}}`; a flat `{"error", "message"}`
+// (the static file server's 404, and the network errors made up below) is read too.
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.message) || `HTTP ${status}`);
+    const nested = body && body.error && typeof body.error === 'object' ? body.error : null;
+    const source = nested || body || {};
+    super(source.message || `HTTP ${status}`);
     this.status = status;
-    this.code = (body && body.error) || 'http_' + status;
+    this.code = (typeof source.code === 'string' && source.code) ||
+      (typeof source.error === 'string' && source.error) || 'http_' + status;
     this.body = body;
   }
 }
