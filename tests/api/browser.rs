@@ -45,6 +45,22 @@ async fn the_pages_run_under_their_own_policy(app: &TestApp) {
         );
         browser.screenshot(name).await;
     }
+    // At 320 px nothing scrolls sideways.
+    browser.phone_width(320).await;
+    for (page, name) in [("/", "smoke-student-320"), ("/admin", "smoke-admin-320")] {
+        browser.open(app, page).await;
+        browser.find("#app").await;
+        let wide = browser
+            .client
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await
+            .expect("the page's width");
+        assert!(
+            wide.as_f64().is_some_and(|w| w <= 320.0),
+            "{page} at 320 px: {wide} px wide"
+        );
+        browser.screenshot(name).await;
+    }
 }
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -179,5 +195,48 @@ impl Browser {
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).expect("the screenshot is written");
         path
+    }
+
+    /// Runs a Chrome DevTools Protocol command through chromedriver (`goog/cdp/execute`).
+    pub async fn cdp(&self, cmd: &'static str, params: serde_json::Value) -> serde_json::Value {
+        self.client
+            .issue_cmd(Cdp { cmd, params })
+            .await
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    }
+
+    /// Lays the page out as on a phone `width` CSS pixels wide (headless windows do not go
+    /// below 500 px).
+    pub async fn phone_width(&self, width: u32) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": 800, "deviceScaleFactor": 1, "mobile": true }),
+        )
+        .await;
+    }
+}
+
+/// A DevTools command for chromedriver's `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }

@@ -392,6 +392,8 @@ export function contestView(root, contestId, ctx) {
     s.version += 1;
     clearTimeout(s.saveTimer);
     s.saveTimer = setTimeout(save, SAVE_DEBOUNCE_MS);
+    // A save is on its way: the status must not still say the work is saved.
+    if (saveStatus.dataset.state !== 'error') setSave('saving', t('saveSaving'));
   }
 
   const dirty = () => s.version !== s.savedVersion && s.version !== s.rejectedVersion;

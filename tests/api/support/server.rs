@@ -178,7 +178,18 @@ async fn start_binary(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> TestApp {
-    let port = free_port();
+    start_binary_on(db, database_url, database, extra, env, free_port()).await
+}
+
+/// `start_binary` on the given port.
+async fn start_binary_on(
+    db: Db,
+    database_url: String,
+    database: Option<TestDatabase>,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    port: u16,
+) -> TestApp {
     let bind = format!("127.0.0.1:{port}");
     let logs = tempfile::tempdir().expect("temporary directory");
     let stdout = std::fs::File::create(logs.path().join("stdout")).expect("a log file");
@@ -247,6 +258,18 @@ impl TestApp {
     /// The same binary again on this app's database (it does not own the database).
     pub async fn sibling_binary(&self, extra: &[&str]) -> TestApp {
         start_binary(self.db, self.database_url.clone(), None, extra, &[]).await
+    }
+
+    /// The same binary again on this app's database and port, once this one was killed: what
+    /// a browser connected to the old one reconnects to (it does not own the database).
+    pub async fn restarted(&self, extra: &[&str]) -> TestApp {
+        let port = self
+            .address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("an address with a port");
+        start_binary_on(self.db, self.database_url.clone(), None, extra, &[], port).await
     }
 
     /// Stops the server and waits until it has.
