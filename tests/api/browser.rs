@@ -45,21 +45,24 @@ async fn the_pages_run_under_their_own_policy(app: &TestApp) {
         );
         browser.screenshot(name).await;
     }
-    // At 320 px nothing scrolls sideways.
-    browser.phone_width(320).await;
-    for (page, name) in [("/", "smoke-student-320"), ("/admin", "smoke-admin-320")] {
-        browser.open(app, page).await;
-        browser.find("#app").await;
-        let wide = browser
-            .client
-            .execute("return document.documentElement.scrollWidth;", vec![])
-            .await
-            .expect("the page's width");
-        assert!(
-            wide.as_f64().is_some_and(|w| w <= 320.0),
-            "{page} at 320 px: {wide} px wide"
-        );
-        browser.screenshot(name).await;
+    // At 320 px (a phone) and 640 px (a 1280 px window at 200% zoom) nothing scrolls sideways.
+    for width in [640, 320] {
+        browser.phone_width(width).await;
+        for (page, name) in [("/", "smoke-student"), ("/admin", "smoke-admin")] {
+            browser.open(app, page).await;
+            browser.find("#app").await;
+            let wide = browser
+                .client
+                .execute("return document.documentElement.scrollWidth;", vec![])
+                .await
+                .expect("the page's width");
+            assert!(
+                wide.as_f64().is_some_and(|w| w <= f64::from(width)),
+                "{page} at {width} px: {wide} px wide"
+            );
+            let name = format!("{name}-{width}");
+            browser.screenshot(&name).await;
+        }
     }
 }
 
@@ -203,6 +206,24 @@ impl Browser {
             .issue_cmd(Cdp { cmd, params })
             .await
             .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    }
+
+    /// Lays the current page out `width` CSS pixels wide, checks nothing scrolls sideways,
+    /// takes a screenshot `NAME-WIDTH`, then goes back to the window's own size.
+    pub async fn assert_fits(&self, width: u32, name: &str) {
+        self.phone_width(width).await;
+        let wide = self
+            .client
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await
+            .expect("the page's width");
+        assert!(
+            wide.as_f64().is_some_and(|w| w <= f64::from(width)),
+            "{name} at {width} px: {wide} px wide"
+        );
+        self.screenshot(&format!("{name}-{width}")).await;
+        self.cdp("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await;
     }
 
     /// Lays the page out as on a phone `width` CSS pixels wide (headless windows do not go

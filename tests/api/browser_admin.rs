@@ -268,6 +268,5 @@ async fn a_teacher_builds_warms_announces_and_accommodates(app: &TestApp) {
     student_page
         .screenshot("student-announcement-desktop")
         .await;
-    teacher.phone_width(320).await;
-    teacher.screenshot("admin-monitor-320").await;
+    teacher.assert_fits(320, "admin-monitor").await;
 }

@@ -132,6 +132,7 @@ async fn a_student_answers_every_type_reloads_and_submits(app: &TestApp) {
         "{draft}"
     );
     browser.screenshot("student-contest-desktop").await;
+    browser.assert_fits(320, "student-contest").await;
 
     // A reload finds every answer again.
     browser.client.refresh().await.expect("reloaded");

@@ -70,27 +70,19 @@ export function say(line, text, kind = '') {
   else line.setAttribute('role', 'status');
 }
 
-// The human text of a refusal. API.md's body is {"error": {"code", "message"}}; api.js's
-// ApiError also understands a flat {"error", "message"}, so both are read here.
+// The human text of a refusal (api.js's ApiError reads API.md's error body).
 export function errorText(error) {
   if (error instanceof ApiError) {
-    const body = error.body;
-    const inner = body && typeof body.error === 'object' && body.error ? body.error : body;
-    const message = inner && inner.message;
-    const code = errorCode(error);
     if (error.status === 0) return ta('error.network');
     if (error.status === 429) return ta('error.rateLimited');
-    if (message) return code ? `${message} (${code})` : message;
+    if (error.message !== `HTTP ${error.status}`) return `${error.message} (${error.code})`;
     return ta('error.http', { status: error.status });
   }
   return String((error && error.message) || error);
 }
 
 export function errorCode(error) {
-  if (!(error instanceof ApiError)) return '';
-  const body = error.body;
-  if (body && typeof body.error === 'object' && body.error) return body.error.code || '';
-  return typeof error.code === 'string' ? error.code : '';
+  return error instanceof ApiError ? error.code : '';
 }
 
 // api() that also ends the session on 401, so the console goes back to the sign-in form.
