@@ -47,21 +47,10 @@ async fn the_pages_run_under_their_own_policy(app: &TestApp) {
     }
     // At 320 px (a phone) and 640 px (a 1280 px window at 200% zoom) nothing scrolls sideways.
     for width in [640, 320] {
-        browser.phone_width(width).await;
         for (page, name) in [("/", "smoke-student"), ("/admin", "smoke-admin")] {
             browser.open(app, page).await;
             browser.find("#app").await;
-            let wide = browser
-                .client
-                .execute("return document.documentElement.scrollWidth;", vec![])
-                .await
-                .expect("the page's width");
-            assert!(
-                wide.as_f64().is_some_and(|w| w <= f64::from(width)),
-                "{page} at {width} px: {wide} px wide"
-            );
-            let name = format!("{name}-{width}");
-            browser.screenshot(&name).await;
+            browser.assert_fits(width, name).await;
         }
     }
 }
@@ -206,6 +195,19 @@ impl Browser {
             .issue_cmd(Cdp { cmd, params })
             .await
             .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    }
+
+    /// The remaining time the page's countdown shows (`#countdown`'s `data-remaining-ms`).
+    pub async fn countdown_ms(&self) -> i64 {
+        let v = self
+            .client
+            .execute(
+                "return Number(document.getElementById('countdown').dataset.remainingMs);",
+                vec![],
+            )
+            .await
+            .expect("the countdown");
+        v.as_f64().unwrap_or(f64::NAN) as i64
     }
 
     /// Lays the current page out `width` CSS pixels wide, checks nothing scrolls sideways,

@@ -36,18 +36,6 @@ async fn question(browser: &Browser, n: usize, fields: &[(&str, &str)]) {
     }
 }
 
-async fn remaining_ms(browser: &Browser) -> i64 {
-    let v = browser
-        .client
-        .execute(
-            "return Number(document.getElementById('countdown').dataset.remainingMs);",
-            vec![],
-        )
-        .await
-        .expect("the countdown");
-    v.as_f64().unwrap_or(f64::NAN) as i64
-}
-
 async fn a_teacher_builds_warms_announces_and_accommodates(app: &TestApp) {
     let Some(teacher) = Browser::start(1280, 1000).await else {
         return;
@@ -239,7 +227,7 @@ async fn a_teacher_builds_warms_announces_and_accommodates(app: &TestApp) {
         .await;
 
     // Ten extra minutes move the student's countdown within 2 s.
-    let before = remaining_ms(&student_page).await;
+    let before = student_page.countdown_ms().await;
     set(&teacher, "#accommodation-student", &student.id.to_string()).await;
     set(&teacher, "#accommodation-extra", "10").await;
     teacher
@@ -259,7 +247,7 @@ async fn a_teacher_builds_warms_announces_and_accommodates(app: &TestApp) {
         )
         .await;
     assert_eq!(moved, json!(true));
-    let after = remaining_ms(&student_page).await;
+    let after = student_page.countdown_ms().await;
     assert!(
         (after - before - 600_000).abs() < 5_000,
         "before {before} ms, after {after} ms"

@@ -48,6 +48,43 @@ async fn quiz(
     (contest, student)
 }
 
+/// `quiz`, then the student signs in on `browser` and opens it: the contest's id, its
+/// question ids in order, and the student.
+async fn open_quiz(
+    browser: &Browser,
+    app: &TestApp,
+    window: (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+) -> (i64, Vec<i64>, Student) {
+    let (contest, student) = quiz(app, window).await;
+    let id = id_of(&contest);
+    let q = (0..4).map(|i| question_id(&contest, i)).collect();
+    sign_in_and_open(browser, app, &student, id).await;
+    (id, q, student)
+}
+
+/// Clicks the element matching `css` (waiting for it).
+async fn click(browser: &Browser, css: &str) {
+    browser
+        .find(css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// The student's submission, which must exist.
+async fn my_submission(app: &TestApp, contest: i64, student: &Student) -> Value {
+    let path = format!("/api/contests/{contest}/my-submission");
+    let (status, mine) = app.get(&path, Some(&student.token)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}'s submission: {mine}",
+        student.username
+    );
+    mine
+}
+
 fn question_id(contest: &Value, i: usize) -> i64 {
     contest["questions"][i]["id"]
         .as_i64()
@@ -69,14 +106,9 @@ pub async fn sign_in_and_open(browser: &Browser, app: &TestApp, student: &Studen
         .send_keys(STUDENT_PW)
         .await
         .expect("typed");
-    browser
-        .find("#sign-in")
-        .await
-        .click()
-        .await
-        .expect("clicked");
+    click(browser, "#sign-in").await;
     let link = format!("[data-test=contest][data-id='{contest}']");
-    browser.find(&link).await.click().await.expect("clicked");
+    click(browser, &link).await;
     browser.find("[data-test=question]").await;
 }
 
@@ -94,20 +126,12 @@ async fn a_student_answers_every_type_reloads_and_submits(app: &TestApp) {
     let Some(browser) = Browser::start(1280, 1000).await else {
         return;
     };
-    let (contest, student) = quiz(app, open_window()).await;
-    let id = id_of(&contest);
-    let q: Vec<i64> = (0..4).map(|i| question_id(&contest, i)).collect();
-    sign_in_and_open(&browser, app, &student, id).await;
+    let (id, q, student) = open_quiz(&browser, app, open_window()).await;
 
-    browser
-        .find(&format!("input[name=q{}][value='1']", q[0]))
-        .await
-        .click()
-        .await
-        .expect("single");
+    click(&browser, &format!("input[name=q{}][value='1']", q[0])).await;
     for option in [0, 2] {
         let css = format!("input[name=q{}][value='{option}']", q[1]);
-        browser.find(&css).await.click().await.expect("multiple");
+        click(&browser, &css).await;
     }
     browser
         .find(&format!("#q{}", q[2]))
@@ -154,13 +178,8 @@ async fn a_student_answers_every_type_reloads_and_submits(app: &TestApp) {
         .await;
     assert_eq!(restored, json!("Newton"));
 
-    browser.find("#submit").await.click().await.expect("submit");
-    browser
-        .find("#confirm-submit")
-        .await
-        .click()
-        .await
-        .expect("confirmed");
+    click(&browser, "#submit").await;
+    click(&browser, "#confirm-submit").await;
     let shown = browser.find("#receipt-json").await;
     let text = shown.text().await.expect("the receipt's text");
     let text = if text.trim().is_empty() {
@@ -183,13 +202,7 @@ async fn a_student_answers_every_type_reloads_and_submits(app: &TestApp) {
         &payload.replace('|', "|0"),
         signature
     ));
-    let (status, mine) = app
-        .get(
-            &format!("/api/contests/{id}/my-submission"),
-            Some(&student.token),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{mine}");
+    let mine = my_submission(app, id, &student).await;
     assert_eq!(
         mine["receipt"], receipt,
         "the page shows the server's receipt"
@@ -221,16 +234,8 @@ async fn the_countdown_follows_the_server_clock_not_the_page_s(app: &TestApp) {
     let end = parse_time(&contest["end_time"]);
     sign_in_and_open(&browser, app, &student, id).await;
     let read = || async {
-        let remaining = browser
-            .client
-            .execute(
-                "return Number(document.getElementById('countdown').dataset.remainingMs);",
-                vec![],
-            )
-            .await
-            .expect("the countdown");
-        let expected = (end - Utc::now()).num_milliseconds();
-        (remaining.as_f64().unwrap_or(f64::NAN) as i64, expected)
+        let shown = browser.countdown_ms().await;
+        (shown, (end - Utc::now()).num_milliseconds())
     };
     browser
         .wait_until(
@@ -276,16 +281,8 @@ async fn the_deadline_submits_the_saved_draft(app: &TestApp) {
     };
     let now = Utc::now();
     let end = now + TimeDelta::seconds(20);
-    let (contest, student) = quiz(app, (now - TimeDelta::minutes(5), end)).await;
-    let id = id_of(&contest);
-    let q: Vec<i64> = (0..4).map(|i| question_id(&contest, i)).collect();
-    sign_in_and_open(&browser, app, &student, id).await;
-    browser
-        .find(&format!("input[name=q{}][value='1']", q[0]))
-        .await
-        .click()
-        .await
-        .expect("single");
+    let (id, q, student) = open_quiz(&browser, app, (now - TimeDelta::minutes(5), end)).await;
+    click(&browser, &format!("input[name=q{}][value='1']", q[0])).await;
     wait_saved(&browser, "the first answer is saved").await;
     // A change a moment before the end, too late to be saved.
     let late = end - TimeDelta::milliseconds(300);
@@ -307,13 +304,7 @@ async fn the_deadline_submits_the_saved_draft(app: &TestApp) {
             panic!("the page shows the auto-submission within 8 s of the end: {e}")
         });
     assert!(!notice.text().await.expect("text").trim().is_empty());
-    let (status, mine) = app
-        .get(
-            &format!("/api/contests/{id}/my-submission"),
-            Some(&student.token),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{mine}");
+    let mine = my_submission(app, id, &student).await;
     assert_eq!(mine["auto"], true, "{mine}");
     assert_eq!(
         mine["answers"],
@@ -405,13 +396,7 @@ async fn a_quiz_is_done_with_the_keyboard_alone(app: &TestApp) {
     tab_to(&browser, "#confirm-submit").await;
     type_here(&browser, &char::from(Key::Enter).to_string()).await;
     browser.find("#receipt").await;
-    let (status, mine) = app
-        .get(
-            &format!("/api/contests/{id}/my-submission"),
-            Some(&student.token),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{mine}");
+    let mine = my_submission(app, id, &student).await;
     let answers = mine["answers"].as_array().cloned().unwrap_or_default();
     assert_eq!(
         answers.len(),
@@ -434,10 +419,7 @@ async fn the_page_rides_out_a_server_restart(db: crate::support::Db) {
     let Some(browser) = Browser::start(1280, 900).await else {
         return;
     };
-    let (contest, student) = quiz(&app, open_window()).await;
-    let id = id_of(&contest);
-    let q: Vec<i64> = (0..4).map(|i| question_id(&contest, i)).collect();
-    sign_in_and_open(&browser, &app, &student, id).await;
+    let (id, q, student) = open_quiz(&browser, &app, open_window()).await;
     browser
         .wait_until(
             "the page is live",
@@ -445,12 +427,7 @@ async fn the_page_rides_out_a_server_restart(db: crate::support::Db) {
             "document.getElementById('connection').dataset.state === 'live'",
         )
         .await;
-    browser
-        .find(&format!("input[name=q{}][value='1']", q[0]))
-        .await
-        .click()
-        .await
-        .expect("single");
+    click(&browser, &format!("input[name=q{}][value='1']", q[0])).await;
     wait_saved(&browser, "the first answer is saved").await;
 
     app.kill();
