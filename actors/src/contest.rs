@@ -34,6 +34,8 @@ pub struct Published {
     pub enrolled: AtomicUsize,
     pub submitted: AtomicUsize,
     pub subscribers: AtomicUsize,
+    /// Students with a saved draft and no submission.
+    pub drafts: AtomicUsize,
     /// Retries (same idempotency key, same answers) waiting for the outcome of the claim they
     /// repeat.
     pub retries_waiting: AtomicUsize,
@@ -57,6 +59,7 @@ impl Published {
         let f = state.figures();
         self.enrolled.store(f.enrolled, Ordering::Relaxed);
         self.submitted.store(f.submitted, Ordering::Relaxed);
+        self.drafts.store(state.draft_count(), Ordering::Relaxed);
         self.end_ms.store(
             state.contest().end_time.timestamp_millis(),
             Ordering::Relaxed,
@@ -621,6 +624,7 @@ impl Handler<PutDraft> for ContestActor {
             fut::wrap_future::<_, Self>(waiting).map(move |outcome, act, _| match outcome {
                 Ok(WriteOutcome::Committed) => {
                     act.state.draft_saved(row.as_ref().clone());
+                    act.published.publish(&act.state);
                     Ok(row)
                 }
                 _ => {

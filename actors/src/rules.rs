@@ -418,6 +418,11 @@ impl ContestState {
             .collect()
     }
 
+    /// Students with a committed draft and no submission.
+    pub fn draft_count(&self) -> usize {
+        self.drafts.len()
+    }
+
     /// Drafts still waiting for the deadline (or to be written as submissions).
     pub fn has_drafts(&self) -> bool {
         !self.drafts.is_empty() || !self.saving.is_empty()

@@ -124,6 +124,8 @@ struct ActorHealth {
     enrolled: usize,
     submitted: usize,
     subscribers: usize,
+    /// Students with a saved draft and no submission.
+    drafts: usize,
     /// Keyed retries waiting for the outcome of the submission they repeat.
     retries_waiting: usize,
     idle_s: u64,
@@ -148,6 +150,7 @@ async fn health(
                 enrolled: p.enrolled.load(Ordering::Relaxed),
                 submitted: p.submitted.load(Ordering::Relaxed),
                 subscribers: p.subscribers.load(Ordering::Relaxed),
+                drafts: p.drafts.load(Ordering::Relaxed),
                 retries_waiting: p.retries_waiting.load(Ordering::Relaxed),
                 idle_s: (p.idle_ms(now) / 1000) as u64,
             }

@@ -193,6 +193,16 @@ async fn draft_is_per_student_and_contest(app: &TestApp) {
     check_draft(&get_draft(app, id, &students[0].token).await, id, &mine);
 }
 
+/// The contest's `drafts` in `/health` (it is warm: the test used it).
+async fn drafts_shown(app: &TestApp, contest: i64) -> u64 {
+    let health = app.health().await;
+    health["actors"]["contests"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["contest_id"] == contest))
+        .and_then(|c| c["drafts"].as_u64())
+        .unwrap_or_else(|| panic!("contest {contest}'s drafts in {health}"))
+}
+
 async fn draft_ends_with_a_hand_submission(app: &TestApp) {
     let (contest, students) = app.open_contest_with_students(2, Some("immediate")).await;
     let id = id_of(&contest);
@@ -204,6 +214,7 @@ async fn draft_ends_with_a_hand_submission(app: &TestApp) {
         id,
         &drafted,
     );
+    assert_eq!(drafts_shown(app, id).await, 1, "/health counts the draft");
 
     // The hand submission counts, with its own answers, not the draft's.
     let sent = answers(&[(q[1], 0)]);
@@ -213,6 +224,7 @@ async fn draft_ends_with_a_hand_submission(app: &TestApp) {
     assert_eq!(receipt["score"], 2, "{receipt}");
 
     assert_no_draft(app, id, me).await;
+    assert_eq!(drafts_shown(app, id).await, 0, "/health: the draft ended");
     let resp = put_draft(app, id, &me.token, drafted.clone()).await;
     assert_error(&resp, StatusCode::CONFLICT, "already_submitted");
     let resp = put_draft(app, id, &me.token, answers(&[])).await;

@@ -80,6 +80,7 @@ const ACTOR: &[&str] = &[
     "enrolled",
     "submitted",
     "subscribers",
+    "drafts",
     "retries_waiting",
     "idle_s",
 ];
@@ -143,6 +144,7 @@ async fn health_reports_writer_and_warm_contests(app: &TestApp) {
     assert_eq!(number(warm, "subscribers"), 0, "{warm}");
     assert!(number(warm, "idle_s") < 5, "{warm}");
     assert_eq!(number(warm, "retries_waiting"), 0, "{warm}");
+    assert_eq!(number(warm, "drafts"), 0, "{warm}");
 
     // One more submission: one more row, in a batch of its own.
     let (status, body) = app.submit(id, &students[2].token, answers(&[])).await;

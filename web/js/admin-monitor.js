@@ -172,7 +172,6 @@ export async function renderMonitor(view, params, { onCleanup }) {
     section('board-heading', ta('board.heading'), board,
       el('div', { class: 'actions' }, exportButton), exportMsg),
     section('perf-heading', ta('perf.heading'), perf)));
-  document.getElementById('monitor-drafts').classList.add('na');
   tick();
 
   // Counts and rate.
@@ -220,6 +219,7 @@ export async function renderMonitor(view, params, { onCleanup }) {
       const sockets = (h.actors && h.actors.contests || []).reduce((n, c) => n + (c.subscribers || 0), 0);
       document.getElementById('monitor-mailbox').textContent = mine ? String(mine.mailbox_depth) : ta('health.cold');
       document.getElementById('monitor-subscribers').textContent = mine ? String(mine.subscribers) : '0';
+      document.getElementById('monitor-drafts').textContent = mine ? String(mine.drafts) : ta('health.cold');
       document.getElementById('monitor-sockets').textContent = String(sockets);
       document.getElementById('monitor-writer-queue').textContent = h.writer ? String(h.writer.queue_depth) : '—';
       document.getElementById('monitor-writer-batch').textContent = h.writer

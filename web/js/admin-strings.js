@@ -212,7 +212,7 @@ export const ADMIN_STRINGS = {
   'stats.averageOf': '{avg} of {max}',
   'stats.auto': 'Auto-submitted',
   'stats.drafts': 'Drafts',
-  'stats.draftsUnavailable': 'not reported',
+  'stats.draftsUnavailable': '—',
   'rate.heading': 'Submissions per second',
   'rate.text': 'Now {now}/s, peak {peak}/s over the last 2 minutes.',
   'rate.aria': 'Submissions per second over the last 2 minutes: now {now}, peak {peak}.',
