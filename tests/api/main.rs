@@ -7,9 +7,6 @@ mod support;
 
 mod announcements;
 mod auth;
-mod browser;
-mod browser_admin;
-mod browser_student;
 mod contests;
 mod courses;
 mod crash;

@@ -1,7 +1,7 @@
 //! The pages as HTTP serves them (src/web.rs): the student page at `/` and the teacher's console
 //! at `/admin`, their assets under one versioned prefix with a year of caching, `ETag`
 //! revalidation, gzip, the security headers on everything, and few requests per page. What
-//! the pages do is tested in a real browser (`browser_*` modules).
+//! the pages do is tested in a real browser (`tests/browser/`).
 
 use reqwest::header::{self, HeaderMap};
 use reqwest::StatusCode;

@@ -262,6 +262,8 @@ impl TestApp {
 
     /// The same binary again on this app's database and port, once this one was killed: what
     /// a browser connected to the old one reconnects to (it does not own the database).
+    // Used by the browser tests (tests/browser), which share this harness.
+    #[allow(dead_code)]
     pub async fn restarted(&self, extra: &[&str]) -> TestApp {
         let port = self
             .address
