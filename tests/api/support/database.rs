@@ -77,7 +77,7 @@ pub async fn fresh_database(db: Db) -> Option<(String, TestDatabase)> {
 }
 
 /// `CONTESTD_TEST_POSTGRES_URL`, or `None` (skip) unless `CONTESTD_TEST_REQUIRE_POSTGRES=1`.
-fn postgres_url() -> Option<String> {
+pub(super) fn postgres_url() -> Option<String> {
     match std::env::var("CONTESTD_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CONTESTD_TEST_REQUIRE_POSTGRES").as_deref() == Ok("1") => panic!(

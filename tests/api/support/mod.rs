@@ -7,6 +7,7 @@ mod assertions;
 mod database;
 mod deadline;
 mod fixtures;
+mod listener;
 mod process;
 mod prometheus;
 mod receipts;

@@ -2,7 +2,7 @@
 //! `contestd` binary; over a fresh database, another app's, or one behind a `DbProxy`.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
@@ -80,7 +80,15 @@ pub async fn spawn_binary_with_env(
 /// configured.
 pub async fn spawn_app_behind_proxy(extra: &[&str]) -> Option<(TestApp, DbProxy)> {
     let (database_url, database) = fresh_database(Db::Postgres).await?;
-    let mut url = reqwest::Url::parse(&database_url).expect("a database URL");
+    let (url, proxy) = behind_proxy(&database_url).await;
+    let app = start(Db::Postgres, url, Some(database), extra).await;
+    Some((app, proxy))
+}
+
+/// A `DbProxy` in front of the PostgreSQL server of `database_url`, and the URL of the same
+/// database through it.
+async fn behind_proxy(database_url: &str) -> (String, DbProxy) {
+    let mut url = reqwest::Url::parse(database_url).expect("a database URL");
     let upstream = format!(
         "{}:{}",
         url.host_str().expect("a database host"),
@@ -89,8 +97,7 @@ pub async fn spawn_app_behind_proxy(extra: &[&str]) -> Option<(TestApp, DbProxy)
     let proxy = DbProxy::start(upstream).await;
     url.set_host(Some("127.0.0.1")).expect("a host");
     url.set_port(Some(proxy.port())).expect("a port");
-    let app = start(Db::Postgres, url.to_string(), Some(database), extra).await;
-    Some((app, proxy))
+    (url.to_string(), proxy)
 }
 
 #[derive(Parser)]
@@ -258,6 +265,52 @@ impl TestApp {
     /// The same binary again on this app's database (it does not own the database).
     pub async fn sibling_binary(&self, extra: &[&str]) -> TestApp {
         start_binary(self.db, self.database_url.clone(), None, extra, &[]).await
+    }
+
+    /// A second server on this app's PostgreSQL database that reaches it only through a
+    /// `DbProxy` the test controls (it does not own the database).
+    pub async fn sibling_behind_proxy(&self, extra: &[&str]) -> (TestApp, DbProxy) {
+        assert_eq!(self.db, Db::Postgres, "a proxy in front of PostgreSQL");
+        let (url, proxy) = behind_proxy(&self.database_url).await;
+        (start(self.db, url, None, extra).await, proxy)
+    }
+
+    /// Runs the same binary on this app's database (on a free port) for a start that must
+    /// fail: waits up to `within` for it to exit and returns its status and what it wrote to
+    /// stdout and stderr. Fails the test, killing it, if it is still running by then.
+    pub async fn sibling_binary_exit(
+        &self,
+        extra: &[&str],
+        within: Duration,
+    ) -> (ExitStatus, String) {
+        let bind = format!("127.0.0.1:{}", free_port());
+        let logs = tempfile::tempdir().expect("temporary directory");
+        let stdout = std::fs::File::create(logs.path().join("stdout")).expect("a log file");
+        let stderr = std::fs::File::create(logs.path().join("stderr")).expect("a log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_contestd"))
+            .arg("serve")
+            .args(server_flags(&self.database_url, &bind, extra))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("contestd starts");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().expect("the child's status") {
+                return (status, read_logs(&logs));
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "contestd on {bind} still running {within:?} after its start:\n{}",
+                    read_logs(&logs)
+                );
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The same binary again on this app's database and port, once this one was killed: what
