@@ -18,6 +18,7 @@ mod health;
 mod hostile;
 mod metrics;
 mod migrations;
+mod nodes;
 mod observability;
 mod operations;
 mod pages;
