@@ -136,12 +136,23 @@ impl Changed {
 
 // ---- two nodes and a contest warm on B ----
 
-/// Node A (owning a fresh PostgreSQL database) and node B on the same database; `None`
-/// (skipped) when PostgreSQL is not configured.
+/// Node A (owning a fresh PostgreSQL database) and node B on the same database, both ready
+/// (listening); `None` (skipped) when PostgreSQL is not configured.
 async fn two_nodes() -> Option<(TestApp, TestApp)> {
     let a = spawn_app(Db::Postgres).await?;
     let b = a.sibling(&[]).await;
+    wait_ready(&a).await;
+    wait_ready(&b).await;
     Some((a, b))
+}
+
+/// Waits until the node answers `/health/ready` with 200, as a load balancer would before
+/// sending it anything (a node that has just started may not be listening yet).
+async fn wait_ready(node: &TestApp) {
+    wait_for("the node is ready", RECONNECT_WITHIN, || async {
+        (ready(node).await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
 }
 
 /// Stops B, then A (which owns the database).
@@ -977,6 +988,8 @@ async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
         return;
     };
     let (b, mut proxy) = a.sibling_behind_proxy(&["--health-check-ms", "200"]).await;
+    wait_ready(&a).await;
+    wait_ready(&b).await;
     let (contest, students) = open_on_b(&a, &b, 1, None).await;
     let id = id_of(&contest);
     let student = &students[0];
