@@ -1067,6 +1067,7 @@ async fn each_node_has_its_own_listener() {
 /// `/health/ready` is 200; `/metrics` has `contestd_ready 1`, and on PostgreSQL
 /// `contestd_listener_up 1` and the connects (`contestd_listener_up` only there).
 async fn health_reports_the_listener_and_readiness(app: &TestApp) {
+    wait_ready(app).await;
     let health = app.health().await;
     assert_eq!(health["ready"], true, "{health}");
     let listener = health
@@ -1111,6 +1112,7 @@ async fn ready_is_503_while_draining(db: Db) {
         return;
     };
     let token = app.admin_token().await;
+    wait_ready(&app).await;
     let (status, _, body) = ready(&app).await;
     assert_eq!(
         (status, body),
