@@ -708,8 +708,9 @@ async fn a_key_corrected_on_a_regrades_b_s_views_and_tells_b_s_sockets() {
     stop(a, b).await;
 }
 
-/// A student's token, used (and so cached) on B, is logged out on A: B refuses it (401) on
-/// every route and on the socket upgrade; another token of the same student still works.
+/// A student's token, used (and so cached) on B, is logged out on A: B closes the sockets
+/// opened with it as A does, and refuses it (401) on every route and on the socket upgrade;
+/// another token of the same student still works, its socket too.
 async fn a_logout_on_a_is_refused_on_b() {
     let Some((a, b)) = two_nodes().await else {
         return;
@@ -722,10 +723,20 @@ async fn a_logout_on_a_is_refused_on_b() {
         let (status, me) = b.get("/api/me", Some(token)).await;
         assert_eq!(status, StatusCode::OK, "{me}");
     }
+    let mut on_a = socket_on(&a, id, &student.token).await;
+    let mut on_b = socket_on(&b, id, &student.token).await;
+    let mut other_on_b = socket_on(&b, id, &other_token).await;
 
     let (status, body) = a.post("/api/auth/logout", Some(&student.token), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let changed = Changed::now();
+
+    // The token's sockets close on B as on A; the other token's socket streams on.
+    let code_a = closed(&mut on_a, Duration::from_secs(1), "the token's socket on A").await;
+    let code_b = closed(&mut on_b, changed.read_for(), "the token's socket on B").await;
+    assert_eq!(code_b, code_a, "B closes the token's socket as A does");
+    let frame = try_frame_of(&mut other_on_b, "state", Duration::from_secs(2)).await;
+    assert!(frame.is_some(), "the other token's socket on B streams on");
 
     let resp = wait_for("B refuses the token", changed.left(), || async {
         let resp = b.get("/api/me", Some(&student.token)).await;
@@ -987,7 +998,8 @@ fn assert_not_ready(answer: &(StatusCode, HeaderMap, Value)) {
 
 /// B reaches the database through a proxy the test closes: B is not ready. A change A makes
 /// meanwhile cannot be notified to B (its listener connection is gone); once the proxy opens
-/// again, B reconnects, is ready again, and shows the change (it reloads its warm contests).
+/// again, B reconnects, is ready again, and shows the change (it reloads its warm contests);
+/// a token logged out on A meanwhile is refused on B (it forgets what it had cached).
 async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     let Some(a) = spawn_app(Db::Postgres).await else {
         return;
@@ -1000,6 +1012,10 @@ async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     let student = &students[0];
     let admin = a.admin_token().await;
     let mut on_b = socket_on(&b, id, &student.token).await;
+    // A second token of the student's, cached on B, to be logged out while B is cut off.
+    let leaving = a.login(&student.username, STUDENT_PW).await;
+    let (status, me) = b.get("/api/me", Some(&leaving)).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
     let before = connects(&b.listener().await);
 
     proxy.close().await;
@@ -1011,11 +1027,23 @@ async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     assert_not_ready(&answer);
     let end = now_ms() + TimeDelta::hours(2);
     move_end(&a, &admin, id, end).await;
+    let (status, body) = a.post("/api/auth/logout", Some(&leaving), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 
     proxy.open().await;
     wait_reconnected(&b, before).await;
     let reconnected = Changed::now();
     b_shows_end(&b, id, &student.token, &mut on_b, end, reconnected).await;
+    let resp = wait_for(
+        "B refuses the token logged out meanwhile",
+        reconnected.left(),
+        || async {
+            let resp = b.get("/api/me", Some(&leaving)).await;
+            (resp.0 == StatusCode::UNAUTHORIZED).then_some(resp)
+        },
+    )
+    .await;
+    assert_error(&resp, StatusCode::UNAUTHORIZED, "unauthorized");
     let (status, _, body) = wait_for("B is ready again", RECONNECT_WITHIN, || async {
         let answer = ready(&b).await;
         (answer.0 == StatusCode::OK).then_some(answer)
