@@ -999,7 +999,9 @@ fn assert_not_ready(answer: &(StatusCode, HeaderMap, Value)) {
 /// B reaches the database through a proxy the test closes: B is not ready. A change A makes
 /// meanwhile cannot be notified to B (its listener connection is gone); once the proxy opens
 /// again, B reconnects, is ready again, and shows the change (it reloads its warm contests);
-/// a token logged out on A meanwhile is refused on B (it forgets what it had cached).
+/// a token logged out on A meanwhile is refused on B (it forgets what it had cached), and a
+/// student unenrolled meanwhile is refused and their socket on B closed, and a submission made
+/// through A meanwhile is known on B (its draft rule refuses).
 async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     let Some(a) = spawn_app(Db::Postgres).await else {
         return;
@@ -1007,11 +1009,12 @@ async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     let (b, mut proxy) = a.sibling_behind_proxy(&["--health-check-ms", "200"]).await;
     wait_ready(&a).await;
     wait_ready(&b).await;
-    let (contest, students) = open_on_b(&a, &b, 1, None).await;
+    let (contest, students) = open_on_b(&a, &b, 2, None).await;
     let id = id_of(&contest);
-    let student = &students[0];
+    let (student, leaver) = (&students[0], &students[1]);
     let admin = a.admin_token().await;
     let mut on_b = socket_on(&b, id, &student.token).await;
+    let mut leaver_on_b = socket_on(&b, id, &leaver.token).await;
     // A second token of the student's, cached on B, to be logged out while B is cut off.
     let leaving = a.login(&student.username, STUDENT_PW).await;
     let (status, me) = b.get("/api/me", Some(&leaving)).await;
@@ -1029,6 +1032,12 @@ async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     move_end(&a, &admin, id, end).await;
     let (status, body) = a.post("/api/auth/logout", Some(&leaving), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let course = contest["course_id"].as_i64().expect("course_id");
+    let path = format!("/api/courses/{course}/enrollments/{}", leaver.id);
+    let (status, body) = a.delete(&path, Some(&admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, receipt) = a.submit(id, &student.token, answers(&[])).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
 
     proxy.open().await;
     wait_reconnected(&b, before).await;
@@ -1044,6 +1053,26 @@ async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     )
     .await;
     assert_error(&resp, StatusCode::UNAUTHORIZED, "unauthorized");
+    closed(
+        &mut leaver_on_b,
+        reconnected.read_for(),
+        "the unenrolled student's socket on B",
+    )
+    .await;
+    let resp = b.get(&contest_path(id), Some(&leaver.token)).await;
+    assert_error(&resp, StatusCode::FORBIDDEN, "not_enrolled");
+    wait_for(
+        "B counts the submission made meanwhile",
+        reconnected.left(),
+        || async {
+            let figures = warm_figures(&b, id).await.expect("still warm on B");
+            (figures["submitted"] == 1).then_some(())
+        },
+    )
+    .await;
+    let draft = Some(json!({ "answers": [] }));
+    let resp = b.put(&draft_path(id), Some(&student.token), draft).await;
+    assert_error(&resp, StatusCode::CONFLICT, "already_submitted");
     let (status, _, body) = wait_for("B is ready again", RECONNECT_WITHIN, || async {
         let answer = ready(&b).await;
         (answer.0 == StatusCode::OK).then_some(answer)
