@@ -24,9 +24,9 @@ use sqlx::{Connection, PgConnection};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::support::{
-    answers, assert_error, assert_keys, closed_window, draft_path, id_of, now_ms, parse_time,
-    question_ids, retry_after, rfc3339, spawn_app, spawn_binary, str_field, wait_for, Db, Student,
-    TestApp, STUDENT_PW,
+    answers, assert_error, assert_keys, closed_window, contest_body, draft_path, id_of, now_ms,
+    parse_time, question_ids, retry_after, rfc3339, spawn_app, spawn_binary, str_field,
+    upcoming_window, wait_for, Db, Student, TestApp, STUDENT_PW,
 };
 use crate::ws::{connect, next_frame, ws_url, Socket};
 
@@ -64,6 +64,7 @@ postgres_only!(
     a_hidden_contest_is_gone_on_b_and_back_when_shown,
     closing_early_on_a_ends_the_contest_on_b,
     moving_the_start_later_on_a_reaches_b,
+    questions_edited_on_a_are_served_and_graded_on_b,
     extra_time_given_on_a_reopens_the_contest_for_that_student_on_b,
     an_announcement_posted_on_a_reaches_b_s_sockets,
     a_key_corrected_on_a_regrades_b_s_views_and_tells_b_s_sockets,
@@ -495,6 +496,76 @@ async fn moving_the_start_later_on_a_reaches_b() {
     assert_eq!(view["title"], "Moved", "{view}");
     let resp = b.submit(id, &student.token, answers(&[])).await;
     assert_error(&resp, StatusCode::CONFLICT, "contest_not_open");
+    stop(a, b).await;
+}
+
+/// An upcoming contest, warm on B; A replaces its questions (new ids), then opens it. B's
+/// admin view shows the new questions, its student view lists them once open, and B grades a
+/// submission against them (the old ids would be a 400).
+async fn questions_edited_on_a_are_served_and_graded_on_b() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let course = a.create_course().await;
+    let students = a.logged_in_students(1).await;
+    let student = &students[0];
+    a.enroll(course, &[student.id]).await;
+    let (start, end) = upcoming_window();
+    let mut body = contest_body(course, start, end);
+    body["results"] = json!("immediate");
+    let id = id_of(&a.create_contest_from(body).await);
+    warm_on(&b, id, &[student]).await;
+    let admin = a.admin_token().await;
+    let (status, old) = b.get(&contest_path(id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{old}");
+
+    let questions = json!([
+        { "prompt": "1 + 1?", "options": ["1", "2"], "correct_option": 1, "points": 5 },
+        { "prompt": "3 * 3?", "options": ["6", "9", "12"], "correct_option": 1 },
+        { "prompt": "2 - 2?", "options": ["0", "2"], "correct_option": 0 },
+    ]);
+    let (status, edited) = a
+        .patch(
+            &contest_path(id),
+            Some(&admin),
+            Some(json!({ "questions": questions })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    let changed = Changed::now();
+    assert_ne!(question_ids(&edited), question_ids(&old), "new ids");
+    wait_for(
+        "B's admin view has the new questions",
+        changed.left(),
+        || async {
+            let (status, view) = b.get(&contest_path(id), Some(&admin)).await;
+            assert_eq!(status, StatusCode::OK, "{view}");
+            (view["questions"] == edited["questions"]).then_some(())
+        },
+    )
+    .await;
+
+    let opened = json!({ "start_time": rfc3339(now_ms() - TimeDelta::minutes(1)) });
+    let (status, view) = a.patch(&contest_path(id), Some(&admin), Some(opened)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let changed = Changed::now();
+    let q = question_ids(&edited);
+    let view = wait_for("B's student view is open", changed.left(), || async {
+        let (status, view) = b.get(&contest_path(id), Some(&student.token)).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        (view["status"] == "open").then_some(view)
+    })
+    .await;
+    assert_eq!(question_ids(&view), q, "{view}");
+    let (status, receipt) = b
+        .submit(id, &student.token, answers(&[(q[0], 1), (q[1], 0)]))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(
+        receipt["score"], 5,
+        "graded with the new questions: {receipt}"
+    );
+    assert_eq!(receipt["max_score"], 7, "{receipt}");
     stop(a, b).await;
 }
 
