@@ -66,6 +66,7 @@ postgres_only!(
     moving_the_start_later_on_a_reaches_b,
     questions_edited_on_a_are_served_and_graded_on_b,
     extra_time_given_on_a_reopens_the_contest_for_that_student_on_b,
+    a_duration_started_on_a_runs_on_b,
     an_announcement_posted_on_a_reaches_b_s_sockets,
     a_key_corrected_on_a_regrades_b_s_views_and_tells_b_s_sockets,
     a_logout_on_a_is_refused_on_b,
@@ -629,6 +630,50 @@ async fn extra_time_given_on_a_reopens_the_contest_for_that_student_on_b() {
     );
     let resp = b.submit(id, &other.token, answers(&[])).await;
     assert_error(&resp, StatusCode::CONFLICT, "contest_not_open");
+    stop(a, b).await;
+}
+
+/// A contest of 30 minutes per student, warm on B; a student opens it through A, which starts
+/// their 30 minutes. Their socket on B hears of their end (a `state` frame, as on A), and B's
+/// view of it shows the start A recorded (reading it through B does not start it again).
+async fn a_duration_started_on_a_runs_on_b() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let course = a.create_course().await;
+    let mut students = a.logged_in_students(2).await;
+    students.sort_by_key(|s| s.id);
+    a.enroll(course, &students.iter().map(|s| s.id).collect::<Vec<_>>())
+        .await;
+    let (start, end) = (
+        now_ms() - TimeDelta::hours(1),
+        now_ms() + TimeDelta::hours(1),
+    );
+    let mut body = contest_body(course, start, end);
+    body["duration_minutes"] = json!(30);
+    let id = id_of(&a.create_contest_from(body).await);
+    let (starter, other) = (&students[0], &students[1]);
+    warm_on(&b, id, &[other]).await;
+    let mut on_b = socket_on(&b, id, &starter.token).await;
+
+    let (status, opened) = a.get(&contest_path(id), Some(&starter.token)).await;
+    assert_eq!(status, StatusCode::OK, "{opened}");
+    let changed = Changed::now();
+    let started = parse_time(&opened["my_window"]["started_at"]);
+    let mine = started + TimeDelta::minutes(30);
+    assert_eq!(parse_time(&opened["end_time"]), mine, "{opened}");
+
+    // As on A (windows.rs): the socket hears of the new end in a `state` frame.
+    let frames = frames_until_deadline(&mut on_b, changed).await;
+    let told = frames
+        .iter()
+        .find(|f| f["type"] == "state" && parse_time(&f["end_time"]) == mine)
+        .unwrap_or_else(|| panic!("no state frame with the student's end on B: {frames:?}"));
+    changed.assert_sent_in_time(told);
+    let (status, view) = b.get(&contest_path(id), Some(&starter.token)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["my_window"], opened["my_window"], "B's view: {view}");
+    assert_eq!(parse_time(&view["end_time"]), mine, "{view}");
     stop(a, b).await;
 }
 
