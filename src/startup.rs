@@ -224,6 +224,11 @@ impl Application {
         for task in &self.tasks {
             task.abort();
         }
+        // Each is dropped here, inside the runtime: a database connection a task held must be
+        // given back while there is one to do it.
+        for task in self.tasks {
+            let _ = task.await;
+        }
         self.store.close().await;
         tracing::info!("stopped");
         result
