@@ -180,8 +180,10 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Listens until the task is aborted (a PostgreSQL store only; `None` on SQLite).
-    pub fn spawn(self) -> Option<JoinHandle<()>> {
+    /// Listens until the task is aborted (a PostgreSQL store only; `None` on SQLite). The
+    /// first connection is made before this returns, so a node normally listens before it
+    /// serves anything; if it cannot be made, the task keeps trying.
+    pub async fn start(self) -> Option<JoinHandle<()>> {
         let Store::Postgres(pool) = &self.store else {
             return None;
         };
@@ -194,15 +196,22 @@ impl Listener {
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options);
         let pool = pool.clone();
+        let first = self.connect(&own_pool).await.inspect_err(|e| {
+            tracing::warn!(error = %e, "cannot listen for other nodes' changes yet");
+        });
         Some(actix_web::rt::spawn(LeakOutsideRuntime(Some(Box::pin(
-            self.run(own_pool, pool),
+            self.run(own_pool, pool, first.ok()),
         )))))
     }
 
-    async fn run(self, listener_pool: PgPool, pool: PgPool) {
+    async fn run(self, listener_pool: PgPool, pool: PgPool, mut first: Option<PgListener>) {
         let mut wait = RECONNECT_FIRST;
         loop {
-            match self.connect(&listener_pool).await {
+            let connected = match first.take() {
+                Some(listener) => Ok(listener),
+                None => self.connect(&listener_pool).await,
+            };
+            match connected {
                 Ok(listener) => {
                     wait = RECONNECT_FIRST;
                     self.listen(listener, &pool).await;

@@ -115,7 +115,8 @@ impl Application {
             runtime: runtime.get_ref().clone(),
             auth: auth.clone(),
         }
-        .spawn();
+        .start()
+        .await;
         let listening = changes.is_some().then_some(cluster);
         tasks.extend(changes);
         let readiness = web::Data::new(Readiness::new(db_check.clone(), listening));
