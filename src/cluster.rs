@@ -12,8 +12,11 @@
 //!
 //! SQLite is served by one process (`Store::lock_for_serving`), which needs none of this.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::rt::task::JoinHandle;
@@ -177,8 +180,10 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Listens until the task is aborted (a PostgreSQL store only; `None` on SQLite).
-    pub fn spawn(self) -> Option<JoinHandle<()>> {
+    /// Listens until the task is aborted (a PostgreSQL store only; `None` on SQLite). The
+    /// first connection is made before this returns, so a node normally listens before it
+    /// serves anything; if it cannot be made, the task keeps trying.
+    pub async fn start(self) -> Option<JoinHandle<()>> {
         let Store::Postgres(pool) = &self.store else {
             return None;
         };
@@ -191,13 +196,22 @@ impl Listener {
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options);
         let pool = pool.clone();
-        Some(actix_web::rt::spawn(self.run(own_pool, pool)))
+        let first = self.connect(&own_pool).await.inspect_err(|e| {
+            tracing::warn!(error = %e, "cannot listen for other nodes' changes yet");
+        });
+        Some(actix_web::rt::spawn(LeakOutsideRuntime(Some(Box::pin(
+            self.run(own_pool, pool, first.ok()),
+        )))))
     }
 
-    async fn run(self, listener_pool: PgPool, pool: PgPool) {
+    async fn run(self, listener_pool: PgPool, pool: PgPool, mut first: Option<PgListener>) {
         let mut wait = RECONNECT_FIRST;
         loop {
-            match self.connect(&listener_pool).await {
+            let connected = match first.take() {
+                Some(listener) => Ok(listener),
+                None => self.connect(&listener_pool).await,
+            };
+            match connected {
                 Ok(listener) => {
                     wait = RECONNECT_FIRST;
                     self.listen(listener, &pool).await;
@@ -331,6 +345,31 @@ impl Listener {
             Event::Logout { user, token_hash } => {
                 self.auth.revoked_elsewhere(user, &token_hash);
                 true
+            }
+        }
+    }
+}
+
+/// The listener's future, leaked instead of dropped where no Tokio runtime is left: sqlx gives
+/// a connection back (or closes it) with a spawned task, which panics there. That happens only
+/// to a server dropped without being stopped (a test's); a stopped one drops it inside.
+struct LeakOutsideRuntime<F>(Option<Pin<Box<F>>>);
+
+impl<F: Future<Output = ()>> Future for LeakOutsideRuntime<F> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.0.as_mut() {
+            Some(inner) => inner.as_mut().poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl<F> Drop for LeakOutsideRuntime<F> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                std::mem::forget(inner);
             }
         }
     }

@@ -115,7 +115,8 @@ impl Application {
             runtime: runtime.get_ref().clone(),
             auth: auth.clone(),
         }
-        .spawn();
+        .start()
+        .await;
         let listening = changes.is_some().then_some(cluster);
         tasks.extend(changes);
         let readiness = web::Data::new(Readiness::new(db_check.clone(), listening));
@@ -223,6 +224,11 @@ impl Application {
         }
         for task in &self.tasks {
             task.abort();
+        }
+        // Each is dropped here, inside the runtime: a database connection a task held must be
+        // given back while there is one to do it.
+        for task in self.tasks {
+            let _ = task.await;
         }
         self.store.close().await;
         tracing::info!("stopped");
