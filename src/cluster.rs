@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::model::Id;
+use crate::routes::ws::WsState;
 use crate::store::Store;
 use contestd_actors::{Change, Runtime, Target};
 
@@ -177,6 +178,7 @@ pub struct Listener {
     pub store: Store,
     pub runtime: Runtime,
     pub auth: actix_web::web::Data<Auth>,
+    pub ws: actix_web::web::Data<WsState>,
 }
 
 impl Listener {
@@ -230,16 +232,39 @@ impl Listener {
     /// LISTENs, then takes in what may have been missed before.
     async fn connect(&self, pool: &PgPool) -> Result<PgListener, sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
+        // A lost connection is reported at once; `run` reconnects (and catches up).
+        listener.eager_reconnect(false);
         // The pool is ours: its closing at shutdown ends the task, which is aborted anyway.
         listener.listen(CHANNEL).await?;
         let cluster = &self.cluster;
         cluster.connects.fetch_add(1, Ordering::Relaxed);
         cluster.ping_heard_ms.store(now_ms(), Ordering::Relaxed);
         self.auth.forget_all();
+        self.close_revoked_sockets().await;
         self.runtime.refresh(Target::All).await;
         cluster.listening.store(true, Ordering::Relaxed);
         tracing::info!(node = %cluster.node, "listening for other nodes' changes");
         Ok(listener)
+    }
+
+    /// Closes the sockets whose token was revoked while this node was not listening (the
+    /// cache is cleared, but a socket checks its token only when it opens).
+    async fn close_revoked_sockets(&self) {
+        let opened = self.ws.tokens();
+        if opened.is_empty() {
+            return;
+        }
+        let hashes: Vec<Vec<u8>> = opened.iter().map(|(_, h)| h.to_vec()).collect();
+        match self.store.live_sessions(&hashes, chrono::Utc::now()).await {
+            Ok(live) => {
+                for (user, hash) in &opened {
+                    if !live.contains(hash.as_slice()) {
+                        self.auth.revoked_elsewhere(*user, hash);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot check the sockets' sessions"),
+        }
     }
 
     /// Applies notifications until the connection is lost or stops answering pings.

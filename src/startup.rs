@@ -114,6 +114,7 @@ impl Application {
             store: store.clone(),
             runtime: runtime.get_ref().clone(),
             auth: auth.clone(),
+            ws: ws.clone(),
         }
         .start()
         .await;

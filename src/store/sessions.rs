@@ -1,5 +1,7 @@
 //! Login sessions, kept by the hash of their token.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use super::rows::SessionRow;
@@ -42,6 +44,32 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         Ok(row.map(|r| (r.user.into(), r.expires_at)))
+    }
+
+    /// Which of these tokens still have an unexpired session (PostgreSQL: one query).
+    pub async fn live_sessions(
+        &self,
+        token_hashes: &[Vec<u8>],
+        now: DateTime<Utc>,
+    ) -> Result<HashSet<Vec<u8>>> {
+        let mut live = HashSet::new();
+        for chunk in token_hashes.chunks(super::CHUNK) {
+            let rows: Vec<Vec<u8>> = match self {
+                Store::Postgres(pool) => {
+                    let sql = "SELECT token_hash FROM sessions
+                               WHERE token_hash = ANY($1) AND expires_at > $2";
+                    sqlx::query_scalar(sql)
+                        .bind(chunk)
+                        .bind(now)
+                        .fetch_all(pool)
+                        .await?
+                }
+                // One process: nothing is revoked behind its back.
+                Store::Sqlite(_) => chunk.to_vec(),
+            };
+            live.extend(rows);
+        }
+        Ok(live)
     }
 
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {

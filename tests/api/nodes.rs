@@ -1135,6 +1135,9 @@ async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     let leaving = a.login(&student.username, STUDENT_PW).await;
     let (status, me) = b.get("/api/me", Some(&leaving)).await;
     assert_eq!(status, StatusCode::OK, "{me}");
+    // And a socket on B opened with it: a socket checks its token when it opens, so B must
+    // look again at the sockets' tokens when it reconnects.
+    let mut leaving_on_b = socket_on(&b, id, &leaving).await;
     let before = connects(&b.listener().await);
 
     proxy.close().await;
@@ -1169,6 +1172,12 @@ async fn a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects() {
     )
     .await;
     assert_error(&resp, StatusCode::UNAUTHORIZED, "unauthorized");
+    closed(
+        &mut leaving_on_b,
+        reconnected.read_for(),
+        "B's socket of the token logged out meanwhile",
+    )
+    .await;
     closed(
         &mut leaver_on_b,
         reconnected.read_for(),

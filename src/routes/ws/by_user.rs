@@ -50,6 +50,18 @@ impl UserSockets {
         closed
     }
 
+    /// The distinct (user, token) pairs live sockets were opened with.
+    pub fn tokens(&self) -> Vec<(Id, TokenHash)> {
+        let users = self.users.lock();
+        let mut pairs: Vec<(Id, TokenHash)> = users
+            .iter()
+            .flat_map(|(user, sockets)| sockets.iter().map(|e| (*user, e.token)))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
     /// Forgets a socket that has ended.
     pub fn closed(&self, user: Id, socket: u64) {
         let mut users = self.users.lock();

@@ -63,6 +63,11 @@ impl WsState {
         self.by_user.revoke(user, token);
     }
 
+    /// The (user, token) pairs live sockets were opened with.
+    pub fn tokens(&self) -> Vec<(Id, TokenHash)> {
+        self.by_user.tokens()
+    }
+
     /// Closes every socket with a close frame (shutdown).
     pub fn close_all(&self) {
         self.closing.send_replace(true);
