@@ -28,7 +28,7 @@ use crate::support::{
     parse_time, question_ids, retry_after, rfc3339, spawn_app, spawn_binary, str_field,
     upcoming_window, wait_for, Db, Student, TestApp, STUDENT_PW,
 };
-use crate::ws::{connect, next_frame, ws_url, Socket};
+use crate::ws::{connect, frames_until, next_frame, ws_url, Socket};
 
 /// PostgreSQL only: `postgres_only::NAME` for each fn, which starts its own nodes (and says
 /// "skipped" when PostgreSQL is not configured, as every PostgreSQL test does).
@@ -116,6 +116,10 @@ impl Changed {
     /// What is left of the deadline (zero once past: a poll then checks once more).
     fn left(&self) -> Duration {
         COHERENT_WITHIN.saturating_sub(self.at.elapsed())
+    }
+
+    fn deadline(&self) -> Instant {
+        self.at + COHERENT_WITHIN
     }
 
     /// Reading a socket: what is left, and at least a moment for a frame already received.
@@ -241,25 +245,6 @@ async fn frame_in_time(socket: &mut Socket, kind: &str, changed: Changed, whose:
         .unwrap_or_else(|| panic!("{whose}: no {kind} frame within {COHERENT_WITHIN:?}"));
     changed.assert_sent_in_time(&frame);
     frame
-}
-
-/// Every frame the socket gets until the deadline of `changed` (the socket must stay open).
-async fn frames_until_deadline(socket: &mut Socket, changed: Changed) -> Vec<Value> {
-    let mut frames = Vec::new();
-    loop {
-        let left = changed.left();
-        if left.is_zero() {
-            return frames;
-        }
-        match tokio::time::timeout(left, socket.next()).await {
-            Err(_) => return frames,
-            Ok(Some(Ok(Message::Text(text)))) => {
-                frames.push(serde_json::from_str(&text).expect("a JSON frame"));
-            }
-            Ok(Some(Ok(_))) => {}
-            Ok(other) => panic!("the socket ended: {other:?}; frames before: {frames:?}"),
-        }
-    }
 }
 
 /// How the server ended the socket: the close frame's code, or `None` when the connection
@@ -433,7 +418,7 @@ async fn closing_early_on_a_ends_the_contest_on_b() {
     assert_eq!(status, StatusCode::OK, "{view}");
     let changed = Changed::now();
 
-    let frames = frames_until_deadline(&mut on_b, changed).await;
+    let frames = frames_until(&mut on_b, changed.deadline()).await;
     let of = |kind: &str| {
         frames
             .iter()
@@ -664,7 +649,7 @@ async fn a_duration_started_on_a_runs_on_b() {
     assert_eq!(parse_time(&opened["end_time"]), mine, "{opened}");
 
     // As on A (windows.rs): the socket hears of the new end in a `state` frame.
-    let frames = frames_until_deadline(&mut on_b, changed).await;
+    let frames = frames_until(&mut on_b, changed.deadline()).await;
     let told = frames
         .iter()
         .find(|f| f["type"] == "state" && parse_time(&f["end_time"]) == mine)
@@ -791,7 +776,7 @@ async fn a_key_corrected_on_a_regrades_b_s_views_and_tells_b_s_sockets() {
         let frame = frame_in_time(socket, "regraded", changed, &whose).await;
         assert_eq!(frame["contest_id"], id, "{frame}");
     }
-    let frames = frames_until_deadline(&mut sockets[2], changed).await;
+    let frames = frames_until(&mut sockets[2], changed.deadline()).await;
     assert!(
         frames.iter().all(|f| f["type"] != "regraded"),
         "no regraded frame on B for an unchanged score: {frames:?}"

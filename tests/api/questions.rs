@@ -12,14 +12,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::stream::{self, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{
     assert_error, assert_keys, closed_window, contest_body, csv_rows, id_of, now_ms, open_window,
     parse_time, question_ids, rfc3339, str_field, upcoming_window, wait_for, Db, Student, TestApp,
     CSV_COLUMNS,
 };
-use crate::ws::{connect, next_frame, Socket};
+use crate::ws::{connect, frames_until, next_frame, Socket};
 
 both_databases!(
     every_type_is_created_with_its_key_in_the_admin_view,
@@ -446,25 +445,6 @@ fn check_student_questions(view: &Value, admin: &[Value], options_shuffled: bool
 }
 
 // ---- WebSocket ----
-
-/// Every JSON text frame until `deadline` (none missed: the socket buffers them).
-async fn frames_until(socket: &mut Socket, deadline: Instant) -> Vec<Value> {
-    let mut frames = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return frames;
-        }
-        match tokio::time::timeout(left, socket.next()).await {
-            Err(_) => return frames,
-            Ok(Some(Ok(Message::Text(text)))) => {
-                frames.push(serde_json::from_str(&text).expect("a JSON frame"));
-            }
-            Ok(Some(Ok(_))) => {}
-            Ok(other) => panic!("the socket ended: {other:?}"),
-        }
-    }
-}
 
 /// Reads frames until one of type `kind`, failing the test at `deadline`; every frame read is
 /// checked for the key.

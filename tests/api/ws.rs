@@ -42,6 +42,25 @@ pub(crate) async fn connect(app: &TestApp, contest: i64, token: &str) -> Socket 
     socket
 }
 
+/// Every JSON text frame until `deadline` (none missed: the socket buffers them).
+pub(crate) async fn frames_until(socket: &mut Socket, deadline: Instant) -> Vec<Value> {
+    let mut frames = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return frames;
+        }
+        match tokio::time::timeout(left, socket.next()).await {
+            Err(_) => return frames,
+            Ok(Some(Ok(Message::Text(text)))) => {
+                frames.push(serde_json::from_str(&text).expect("a JSON frame"));
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(other) => panic!("the socket ended: {other:?}; frames before: {frames:?}"),
+        }
+    }
+}
+
 /// The next JSON text frame, within `within`.
 pub(crate) async fn next_frame(socket: &mut Socket, within: Duration) -> Value {
     let deadline = Instant::now() + within;
