@@ -59,6 +59,9 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// The shortest time between two refreshes of one contest from the database.
+const REFRESH_GAP: Duration = Duration::from_millis(200);
+
 pub(crate) type Registry = Arc<RwLock<HashMap<Id, ContestHandle>>>;
 pub(crate) type LoadAnswer = Result<Option<ContestHandle>, RuntimeError>;
 
@@ -222,8 +225,8 @@ impl Supervisor {
         }
     }
 
-    /// Reads the contest again and hands it to its actor. One read per contest at a time:
-    /// changes that arrive meanwhile are taken in by one more read after it.
+    /// Reads the contest again and hands it to its actor. One read per contest at a time, at
+    /// most one per `REFRESH_GAP`: changes that arrive meanwhile are taken in by one more read.
     fn refresh(&mut self, handle: ContestHandle, ctx: &mut Context<Self>) {
         let id = handle.contest_id;
         if let Some(again) = self.refreshing.get_mut(&id) {
@@ -233,6 +236,7 @@ impl Supervisor {
         self.refreshing.insert(id, false);
         let source = self.source.clone();
         let read = async move {
+            let started = std::time::Instant::now();
             match source.load(id).await {
                 Ok(Some(fresh)) => {
                     let _ = handle
@@ -245,6 +249,10 @@ impl Supervisor {
                     tracing::warn!(contest_id = id, error = %e.message, "contest refresh failed");
                 }
             }
+            // Changes arriving meanwhile wait for the next read: a contest warm on two nodes
+            // at once (after a failover) is read at most every REFRESH_GAP while the other
+            // node takes its stream of drafts, not back to back.
+            tokio::time::sleep(REFRESH_GAP.saturating_sub(started.elapsed())).await;
             handle
         };
         ctx.spawn(read.into_actor(self).map(move |handle, act, ctx| {

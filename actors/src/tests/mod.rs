@@ -37,11 +37,14 @@ struct MemoryDb {
     down: AtomicBool,
     /// Held by a test to keep batches from committing.
     held: tokio::sync::Mutex<()>,
+    /// Snapshots read.
+    reads: std::sync::atomic::AtomicUsize,
 }
 
 impl SnapshotSource for MemoryDb {
     fn load(&self, contest_id: Id) -> BoxFuture<'_, Result<Option<Snapshot>, SinkError>> {
         Box::pin(async move {
+            self.reads.fetch_add(1, Ordering::SeqCst);
             // A slow read, so concurrent askers really overlap with the load.
             tokio::time::sleep(Duration::from_millis(20)).await;
             if contest_id != 1 {
@@ -499,4 +502,42 @@ async fn an_announcement_reaches_every_subscriber() {
     assert_eq!(frames.len(), 1, "one frame for the outlet: {frames:?}");
     assert_eq!(frames[0]["contest_id"], 1);
     assert_eq!(frames[0]["text"], "Question 1 is fixed");
+}
+
+/// Another node's submission reaches a warm contest through a refresh; a burst of refreshes
+/// costs two reads (the one under way and one more), not one each.
+#[actix_rt::test]
+async fn refreshes_take_in_other_nodes_changes_and_coalesce() {
+    let db = Arc::new(MemoryDb::default());
+    let rt = runtime(&db, RuntimeConfig::default());
+    rt.contest(1).await.unwrap().unwrap();
+    assert_eq!(db.reads.load(Ordering::SeqCst), 1);
+    // Committed by another node: this runtime's actor does not know it yet.
+    db.submissions
+        .lock()
+        .insert((1, 7), crate::Score::from_points(1));
+    for _ in 0..20 {
+        rt.refresh(crate::Target::Contest(1)).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, figures) = rt.ask(1, crate::GetFigures).await.unwrap().unwrap();
+        if figures.submitted == 1 && db.reads.load(Ordering::SeqCst) == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{figures:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        rt.ask(1, submit(7)).await.unwrap().err(),
+        Some(Refusal::AlreadySubmitted),
+        "known here now"
+    );
+    // Nothing more is read afterwards (a bounded look: longer than a read and the gap).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        db.reads.load(Ordering::SeqCst),
+        3,
+        "the burst cost two reads"
+    );
 }
