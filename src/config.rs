@@ -161,6 +161,12 @@ pub struct ProtectArgs {
     #[arg(long, env = "CONTESTD_SHUTDOWN_SECS", default_value_t = 30)]
     pub shutdown_secs: u64,
 
+    /// Seconds a node keeps serving after SIGTERM while `/health/ready` answers 503, so a
+    /// proxy's health checks move traffic away before it stops accepting (behind a proxy: a
+    /// little more than the checks' interval times their fall count).
+    #[arg(long, env = "CONTESTD_DRAIN_SECS", default_value_t = 0)]
+    pub drain_secs: u64,
+
     /// How often the database is checked for `/health` (each check times out within 1 s).
     #[arg(long, env = "CONTESTD_HEALTH_CHECK_MS", default_value_t = 1000)]
     pub health_check_ms: u64,

@@ -17,6 +17,7 @@ use contestd_actors::Runtime;
 
 use crate::auth::password::Passwords;
 use crate::auth::{self, resolve_caller, Auth, OnRevoke, TokenCache};
+use crate::cluster::{Cluster, Listener};
 use crate::config::ServeArgs;
 use crate::error::{configure_extractors, json_error_shape, unknown_route};
 use crate::model;
@@ -24,7 +25,7 @@ use crate::observe::{observe_request, Observer};
 use crate::quota::{self, Quotas};
 use crate::receipts::Signer;
 use crate::routes;
-use crate::routes::health::{spawn_db_check, Started};
+use crate::routes::health::{spawn_db_check, Readiness, Started};
 use crate::routes::ws::WsState;
 use crate::routes::BodyDeadline;
 use crate::store::Store;
@@ -39,8 +40,13 @@ pub struct Application {
     runtime: web::Data<Runtime>,
     ws: web::Data<WsState>,
     shutdown: Duration,
+    /// How long the node keeps serving after a signal while `/health/ready` says it drains.
+    drain: Duration,
+    readiness: web::Data<Readiness>,
     /// Background tasks, stopped with the server.
     tasks: Vec<JoinHandle<()>>,
+    /// On SQLite: this process's claim on the database file.
+    _serving_lock: Option<std::fs::File>,
 }
 
 impl Application {
@@ -52,7 +58,9 @@ impl Application {
             .local_addr()
             .context("the listener has no local address")?
             .port();
-        let store = Store::connect(&args.db).await?;
+        let cluster = Cluster::new();
+        let store = Store::connect_as(&args.db, &cluster.pool_name()).await?;
+        let serving_lock = store.lock_for_serving()?;
         store.migrate().await?;
         let signer = web::Data::new(
             Signer::load(&store)
@@ -95,12 +103,22 @@ impl Application {
             store.clone(),
             Duration::from_millis(args.protect.health_check_ms),
         );
-        let tasks = vec![
+        let mut tasks = vec![
             spawn_draft_catch_up(store.clone(), runtime.get_ref().clone()),
             spawn_session_sweeper(store.clone()),
             quota::spawn_forgetter(quotas.clone()),
             db_checker,
         ];
+        let changes = Listener {
+            cluster: cluster.clone(),
+            store: store.clone(),
+            runtime: runtime.get_ref().clone(),
+            auth: auth.clone(),
+        }
+        .spawn();
+        let listening = changes.is_some().then_some(cluster);
+        tasks.extend(changes);
+        let readiness = web::Data::new(Readiness::new(db_check.clone(), listening));
         let quotas = web::Data::from(quotas);
         let db_check = web::Data::from(db_check);
 
@@ -109,7 +127,7 @@ impl Application {
         let shutdown = Duration::from_secs(args.protect.shutdown_secs.max(1));
         let body_deadline = BodyDeadline(Duration::from_secs(args.body_timeout_secs.max(1)));
         let server = HttpServer::new({
-            let (runtime, ws) = (runtime.clone(), ws.clone());
+            let (runtime, ws, readiness) = (runtime.clone(), ws.clone(), readiness.clone());
             move || {
                 App::new()
                     .wrap(from_fn(resolve_caller))
@@ -123,6 +141,7 @@ impl Application {
                     .app_data(observer.clone())
                     .app_data(quotas.clone())
                     .app_data(db_check.clone())
+                    .app_data(readiness.clone())
                     .app_data(signer.clone())
                     .app_data(site.clone())
                     .app_data(body_deadline)
@@ -158,7 +177,10 @@ impl Application {
             runtime,
             ws,
             shutdown,
+            drain: Duration::from_secs(args.protect.drain_secs),
+            readiness,
             tasks,
+            _serving_lock: serving_lock,
         })
     }
 
@@ -171,14 +193,18 @@ impl Application {
     }
 
     /// Serves until SIGTERM or Ctrl-C (or a stop through the handle), then shuts down within
-    /// the deadline: no new connections, WebSockets closed with 1001, requests in flight
-    /// finished, every queued submission written and answered, the pool closed.
+    /// the deadline: not ready at once, still serving for the drain time (so a proxy stops
+    /// sending traffic first), then no new connections, WebSockets closed with 1001, requests
+    /// in flight finished, every queued submission written and answered, the pool closed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let signals = actix_web::rt::spawn({
             let (server, ws) = (self.server.handle(), self.ws.clone());
+            let (readiness, drain) = (self.readiness.clone(), self.drain);
             async move {
                 let signal = shutdown_signal().await;
-                tracing::info!(signal, "shutting down");
+                readiness.drain();
+                tracing::info!(signal, drain_s = drain.as_secs(), "shutting down");
+                tokio::time::sleep(drain).await;
                 ws.close_all();
                 server.stop(true).await;
             }
@@ -197,6 +223,11 @@ impl Application {
         }
         for task in &self.tasks {
             task.abort();
+        }
+        // Each is dropped here, inside the runtime: a database connection a task held must be
+        // given back while there is one to do it.
+        for task in self.tasks {
+            let _ = task.await;
         }
         self.store.close().await;
         tracing::info!("stopped");

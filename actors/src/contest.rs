@@ -712,6 +712,9 @@ pub enum Change {
         student: Id,
         terms: Option<Accommodation>,
     },
+    /// Another node committed changes to the contest: what the database holds now, read after
+    /// them. The actor takes it in and tells its sockets what the changes mean for them.
+    Refresh(Box<Snapshot>),
 }
 
 impl Handler<Change> for ContestActor {
@@ -767,6 +770,7 @@ impl Handler<Change> for ContestActor {
                 self.subscribers
                     .send_to_students(&changed, &regraded(contest_id, crate::now()));
             }
+            Change::Refresh(fresh) => self.refresh(*fresh, ctx),
             Change::Enrolled(students) => self.state.enroll(&students),
             Change::Unenrolled(student) => {
                 self.state.unenroll(student);
@@ -786,6 +790,38 @@ impl Handler<Change> for ContestActor {
 }
 
 impl ContestActor {
+    /// Takes in what another node committed (see `Change::Refresh`).
+    fn refresh(&mut self, fresh: Snapshot, ctx: &mut Context<Self>) {
+        let contest_id = self.state.contest().id;
+        if fresh.contest.id != contest_id {
+            return;
+        }
+        if &fresh.contest != self.state.contest() {
+            self.update_contest(fresh.contest.clone(), ctx);
+        }
+        let told = match self.state.refresh(fresh) {
+            Ok(told) => told,
+            Err(e) => {
+                tracing::error!(contest_id, error = %e, "questions could not be serialized");
+                return;
+            }
+        };
+        for student in &told.unenrolled {
+            self.subscribers.remove_student(*student);
+        }
+        if !told.regraded.is_empty() {
+            self.subscribers
+                .send_to_students(&told.regraded, &regraded(contest_id, crate::now()));
+        }
+        for &student in &told.rescheduled {
+            self.tell_student(student, FrameKind::ScheduleChanged);
+        }
+        for &student in told.restarted.difference(&told.rescheduled) {
+            self.tell_student(student, FrameKind::State);
+        }
+        self.publish_subscribers();
+    }
+
     /// Applies a change of the contest's own fields and tells the sockets what they need.
     fn update_contest(&mut self, contest: Contest, ctx: &mut Context<Self>) {
         let old = self.state.contest();

@@ -48,6 +48,11 @@ impl ContestHandle {
         }
     }
 
+    /// The most counted messages that may wait for the actor.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Sends a message counted against the mailbox bound.
     pub async fn send<M>(&self, msg: M) -> Result<M::Result, RuntimeError>
     where

@@ -31,7 +31,7 @@ pub use grading::Score;
 pub use handle::{ContestHandle, RuntimeError};
 pub use rules::{same_submission, Claimed, Figures, Grader, Refusal};
 pub use runtime::{Lookups, Runtime};
-pub use supervisor::{RuntimeConfig, SnapshotSource};
+pub use supervisor::{RuntimeConfig, SnapshotSource, Target};
 pub use timer::{Frame, Outlet, Push};
 pub use view::{AdminView, StudentView};
 pub use window::{Accommodation, MyWindow, Window};

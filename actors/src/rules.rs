@@ -109,6 +109,19 @@ pub struct ContestState {
     view: StudentView,
 }
 
+/// What a refresh from the database changed, for the sockets.
+#[derive(Debug, Default, PartialEq)]
+pub struct Refreshed {
+    /// No longer enrolled: their sockets close.
+    pub unenrolled: Vec<Id>,
+    /// Their score changed (`regraded`).
+    pub regraded: HashSet<Id>,
+    /// Their personal terms changed (`schedule_changed`).
+    pub rescheduled: HashSet<Id>,
+    /// Their start was recorded elsewhere, or another node's won (a fresh `state`).
+    pub restarted: HashSet<Id>,
+}
+
 /// A student's first open of a contest with a duration: the start to record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Opened {
@@ -619,6 +632,56 @@ impl ContestState {
         }
     }
 
+    /// Another node committed changes: takes what the database now holds (`fresh`, read after
+    /// the change) and returns what the sockets must be told. The contest's own fields are
+    /// the actor's to apply (they move timers); this takes the rest. What this runtime knows
+    /// and the database does not yet (claims and drafts being written, a start being
+    /// recorded) stays: the database only ever adds to it.
+    pub fn refresh(&mut self, fresh: Snapshot) -> Result<Refreshed, serde_json::Error> {
+        let mut told = Refreshed::default();
+        if fresh.questions != self.questions {
+            // Replaced before the open, or a key or points corrected (the regrade's scores
+            // follow in `submitted`).
+            self.replace_questions(self.contest.clone(), fresh.questions)?;
+        }
+        let enrolled: HashSet<Id> = fresh.enrolled.into_iter().collect();
+        told.unenrolled = self.enrolled.difference(&enrolled).copied().collect();
+        self.enrolled = enrolled;
+        for &(student, score) in &fresh.submitted {
+            if self.submitted.insert(student) {
+                // Submitted through another node.
+                self.drafts.remove(&student);
+            } else if self.scores.get(&student).is_some_and(|&mine| mine != score) {
+                told.regraded.insert(student);
+            }
+        }
+        self.rescored(&fresh.submitted, self.max_score);
+        for draft in fresh.drafts {
+            let newer = self
+                .drafts
+                .get(&draft.student_id)
+                .is_none_or(|mine| mine.saved_at < draft.saved_at);
+            if newer && !self.submitted.contains(&draft.student_id) {
+                self.drafts.insert(draft.student_id, Arc::new(draft));
+            }
+        }
+        let accommodations: HashMap<Id, Accommodation> = fresh.accommodations.into_iter().collect();
+        for student in self.accommodations.keys().chain(accommodations.keys()) {
+            if self.accommodations.get(student) != accommodations.get(student) {
+                told.rescheduled.insert(*student);
+            }
+        }
+        self.accommodations = accommodations;
+        for start in fresh.starts {
+            // The first start recorded wins, wherever it was made.
+            let mine = self.starts.insert(start.student_id, start.started_at);
+            if mine != Some(start.started_at) {
+                told.restarted.insert(start.student_id);
+            }
+        }
+        Ok(told)
+    }
+
     pub fn enroll(&mut self, students: &[Id]) {
         self.enrolled.extend(students.iter().copied());
     }
@@ -682,7 +745,7 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
-    use crate::model::ResultsPolicy;
+    use crate::model::{ResultsPolicy, StartRow};
 
     fn snapshot(now: DateTime<Utc>) -> Snapshot {
         Snapshot {
@@ -727,6 +790,98 @@ mod tests {
             question_id,
             response: crate::grading::Response::Option(option),
         }
+    }
+
+    #[test]
+    fn a_refresh_takes_in_what_another_node_committed() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now)).unwrap();
+        // This node has a claim of student 1 in flight and a draft of student 2.
+        state.claim(1, vec![answer(100, 1)], now).unwrap();
+        state.draft_saved(DraftRow {
+            contest_id: 9,
+            student_id: 2,
+            answers: vec![answer(100, 0)],
+            saved_at: now,
+        });
+        let mut fresh = snapshot(now);
+        // Another node: unenrolled 3, rescored 3, a later draft for 2, terms and a start for 2,
+        // a corrected key.
+        fresh.enrolled = vec![1, 2];
+        fresh.submitted = vec![(3, Score::from_points(2))];
+        fresh.drafts = vec![DraftRow {
+            contest_id: 9,
+            student_id: 2,
+            answers: vec![answer(100, 1)],
+            saved_at: now + TimeDelta::seconds(1),
+        }];
+        let terms = Accommodation {
+            extra_minutes: 5,
+            ..Accommodation::default()
+        };
+        fresh.accommodations = vec![(2, terms)];
+        fresh.starts = vec![StartRow {
+            contest_id: 9,
+            student_id: 2,
+            started_at: now,
+        }];
+        fresh.questions[0].key = crate::grading::Key::Single { correct: 0 };
+        let told = state.refresh(fresh).unwrap();
+        assert_eq!(
+            told,
+            Refreshed {
+                unenrolled: vec![3],
+                regraded: HashSet::from([3]),
+                rescheduled: HashSet::from([2]),
+                restarted: HashSet::from([2]),
+            }
+        );
+        assert!(!state.is_enrolled(3));
+        assert_eq!(state.figures().average_score, Some(2.0));
+        assert_eq!(
+            state.draft(2).unwrap().unwrap().answers,
+            vec![answer(100, 1)]
+        );
+        assert_eq!(
+            state.deadline(2),
+            state.contest().end_time + TimeDelta::minutes(5)
+        );
+        assert_eq!(state.grade(&[answer(100, 0)]), Ok(Score::from_points(2)));
+        // What this node had in flight stays: student 1's claim is still pending.
+        assert!(state.has_pending());
+        assert_eq!(
+            state.claim(1, vec![answer(100, 1)], now).err(),
+            Some(Refusal::AlreadySubmitted)
+        );
+    }
+
+    #[test]
+    fn a_refresh_learns_submissions_and_keeps_older_drafts_out() {
+        let now = Utc::now();
+        let mut state = ContestState::new(snapshot(now)).unwrap();
+        state.draft_saved(DraftRow {
+            contest_id: 9,
+            student_id: 2,
+            answers: vec![answer(100, 0)],
+            saved_at: now,
+        });
+        let mut fresh = snapshot(now);
+        fresh.submitted.push((1, Score::from_points(3)));
+        fresh.drafts = vec![DraftRow {
+            contest_id: 9,
+            student_id: 2,
+            answers: vec![answer(100, 1)],
+            saved_at: now - TimeDelta::seconds(1),
+        }];
+        let told = state.refresh(fresh).unwrap();
+        assert_eq!(told, Refreshed::default(), "nothing for the sockets");
+        assert!(state.has_submitted(1));
+        assert_eq!(state.figures().submitted, 2);
+        assert_eq!(
+            state.draft(2).unwrap().unwrap().answers,
+            vec![answer(100, 0)],
+            "the newer draft stays"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::contest::{Change, ContestActor, Counted};
 use crate::handle::{ContestHandle, RuntimeError};
 use crate::model::Id;
 use crate::supervisor::{
-    Apply, LoadAnswer, Registry, RuntimeConfig, SnapshotSource, Supervisor, Sweep, Target, Warm,
+    Apply, LoadAnswer, Refresh, Registry, RuntimeConfig, SnapshotSource, Supervisor, Sweep, Target,
+    Warm,
 };
 use crate::writer::{writer, SubmissionSink, WriterConfig, WriterHandle};
 
@@ -133,6 +134,12 @@ impl Runtime {
                 change,
             })
             .await;
+    }
+
+    /// Another node changed what the target's warm contests hold: they are read again from
+    /// the database and refreshed in place. Returns once the reads are under way.
+    pub async fn refresh(&self, target: Target) {
+        let _ = self.supervisor.send(Refresh { target }).await;
     }
 
     pub fn handles(&self) -> Vec<ContestHandle> {

@@ -68,6 +68,8 @@ pub struct Supervisor {
     registry: Registry,
     /// Contests being loaded, with who waits for them and whether a change came meanwhile.
     loading: HashMap<Id, Loading>,
+    /// Contests being read again for a refresh, and whether another refresh was asked since.
+    refreshing: HashMap<Id, bool>,
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
     loads: Arc<AtomicU64>,
@@ -109,6 +111,7 @@ impl Supervisor {
             writer,
             registry,
             loading: HashMap::new(),
+            refreshing: HashMap::new(),
             arbiters,
             next_arbiter: AtomicUsize::new(0),
             loads,
@@ -186,6 +189,69 @@ impl Supervisor {
         self.registry.write().insert(contest_id, handle.clone());
         tracing::info!(contest_id, arbiter = i, "contest warmed");
         Ok(handle)
+    }
+
+    /// The warm contests a change concerns; loads under way that it may concern are redone
+    /// (their snapshot may predate it).
+    fn targets(&mut self, target: Target) -> Vec<ContestHandle> {
+        let registry = self.registry.read();
+        match target {
+            Target::Contest(id) => {
+                if let Some(loading) = self.loading.get_mut(&id) {
+                    loading.stale = true;
+                }
+                registry.get(&id).cloned().into_iter().collect()
+            }
+            Target::Course(course_id) => {
+                // We do not know a loading contest's course yet: reload them all.
+                for loading in self.loading.values_mut() {
+                    loading.stale = true;
+                }
+                registry
+                    .values()
+                    .filter(|h| h.course_id == course_id)
+                    .cloned()
+                    .collect()
+            }
+            Target::All => {
+                for loading in self.loading.values_mut() {
+                    loading.stale = true;
+                }
+                registry.values().cloned().collect()
+            }
+        }
+    }
+
+    /// Reads the contest again and hands it to its actor. One read per contest at a time:
+    /// changes that arrive meanwhile are taken in by one more read after it.
+    fn refresh(&mut self, handle: ContestHandle, ctx: &mut Context<Self>) {
+        let id = handle.contest_id;
+        if let Some(again) = self.refreshing.get_mut(&id) {
+            *again = true;
+            return;
+        }
+        self.refreshing.insert(id, false);
+        let source = self.source.clone();
+        let read = async move {
+            match source.load(id).await {
+                Ok(Some(fresh)) => {
+                    let _ = handle
+                        .send_uncounted(Change::Refresh(Box::new(fresh)))
+                        .await;
+                }
+                // Deleted: nothing left to serve.
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(contest_id = id, error = %e.message, "contest refresh failed");
+                }
+            }
+            handle
+        };
+        ctx.spawn(read.into_actor(self).map(move |handle, act, ctx| {
+            if act.refreshing.remove(&id) == Some(true) && handle.is_alive() {
+                act.refresh(handle, ctx);
+            }
+        }));
     }
 
     fn sweep(&mut self, ctx: &mut Context<Self>) {
@@ -269,9 +335,14 @@ impl Handler<Warm> for Supervisor {
     }
 }
 
-pub(crate) enum Target {
+/// Which warm contests a change concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
     Contest(Id),
+    /// Every contest of the course (an enrollment).
     Course(Id),
+    /// Every warm contest (this node may have missed changes).
+    All,
 }
 
 /// An admin's change, for the warm contests it concerns; a load under way is redone.
@@ -286,27 +357,7 @@ impl Handler<Apply> for Supervisor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, msg: Apply, _: &mut Context<Self>) -> Self::Result {
-        let registry = self.registry.read();
-        let handles: Vec<ContestHandle> = match msg.target {
-            Target::Contest(id) => {
-                if let Some(loading) = self.loading.get_mut(&id) {
-                    loading.stale = true;
-                }
-                registry.get(&id).cloned().into_iter().collect()
-            }
-            Target::Course(course_id) => {
-                // We do not know a loading contest's course yet: reload them all.
-                for loading in self.loading.values_mut() {
-                    loading.stale = true;
-                }
-                registry
-                    .values()
-                    .filter(|h| h.course_id == course_id)
-                    .cloned()
-                    .collect()
-            }
-        };
-        drop(registry);
+        let handles = self.targets(msg.target);
         let change = msg.change;
         Box::pin(async move {
             // Uncounted: an admin's change must reach the actor even when its mailbox is full.
@@ -314,6 +365,23 @@ impl Handler<Apply> for Supervisor {
                 let _ = handle.send_uncounted(change.clone()).await;
             }
         })
+    }
+}
+
+/// Other nodes changed what these contests hold: each warm one is read again from the
+/// database and refreshed in place (its sockets stay); loads under way are redone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Refresh {
+    pub target: Target,
+}
+
+impl Handler<Refresh> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Refresh, ctx: &mut Context<Self>) {
+        for handle in self.targets(msg.target) {
+            self.refresh(handle, ctx);
+        }
     }
 }
 

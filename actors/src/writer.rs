@@ -192,6 +192,11 @@ impl WriterHandle {
         self.tx.max_capacity() - self.tx.capacity()
     }
 
+    /// The most submissions the queue holds before submitters get `503`.
+    pub fn queue_capacity(&self) -> usize {
+        self.tx.max_capacity()
+    }
+
     pub fn stats(&self) -> &WriterStats {
         &self.shared.stats
     }

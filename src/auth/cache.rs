@@ -131,6 +131,14 @@ impl TokenCache {
         entries.unknown.put(*hash, Instant::now() + UNKNOWN_TTL);
         entries.revocations += 1;
     }
+
+    /// Forgets every token, as if each had been revoked (reads in flight are not kept).
+    pub fn clear(&self) {
+        let mut entries = self.entries.lock();
+        entries.known.clear();
+        entries.unknown.clear();
+        entries.revocations += 1;
+    }
 }
 
 fn session(user: User, expires_at: DateTime<Utc>) -> Session {

@@ -156,6 +156,18 @@ impl Auth {
         (self.on_revoke)(caller.user.id, &caller.token_hash);
         Ok(())
     }
+
+    /// Another node revoked the session: forgotten here too, and this node's WebSockets opened
+    /// with it close.
+    pub fn revoked_elsewhere(&self, user: Id, token_hash: &TokenHash) {
+        self.cache.revoke(token_hash);
+        (self.on_revoke)(user, token_hash);
+    }
+
+    /// This node may have missed revocations: every token is read again on its next use.
+    pub fn forget_all(&self) {
+        self.cache.clear();
+    }
 }
 
 fn unknown_token() -> ApiError {
@@ -324,7 +336,10 @@ async fn resolve(
 
 /// Monitoring answers anyone, is never refused over quota, and never reads a token.
 fn is_monitoring(path: &str) -> bool {
-    matches!(path, "/health" | "/api/contests/health" | "/metrics")
+    matches!(
+        path,
+        "/health" | "/health/ready" | "/api/contests/health" | "/metrics"
+    )
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<String> {

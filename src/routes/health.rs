@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use contestd_actors::{Runtime, WriterHandle};
 use serde::Serialize;
 
+use crate::cluster::{Cluster, ListenerStatus};
 use crate::model::Id;
 use crate::store::{PoolStats, Store};
 
@@ -67,14 +69,78 @@ pub fn spawn_db_check(
     (check, task)
 }
 
+/// Whether a proxy should send this node traffic (`GET /health/ready`).
+pub struct Readiness {
+    draining: AtomicBool,
+    db: Arc<DbCheck>,
+    /// On PostgreSQL: the listener for other nodes' changes.
+    cluster: Option<Arc<Cluster>>,
+}
+
+impl Readiness {
+    pub fn new(db: Arc<DbCheck>, cluster: Option<Arc<Cluster>>) -> Self {
+        Readiness {
+            draining: AtomicBool::new(false),
+            db,
+            cluster,
+        }
+    }
+
+    /// A shutdown began: from now on the node is not ready, though it still serves.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Why the node should get no traffic now, if so.
+    pub fn blocker(&self) -> Option<&'static str> {
+        if self.draining.load(Ordering::Relaxed) {
+            Some("draining")
+        } else if !self.db.ok() {
+            Some("database unreachable")
+        } else if self.cluster.as_ref().is_some_and(|c| !c.listening()) {
+            Some("not listening for other nodes' changes")
+        } else {
+            None
+        }
+    }
+
+    pub fn database_ok(&self) -> bool {
+        self.db.ok()
+    }
+
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_deref()
+    }
+
+    pub fn listener(&self) -> Option<ListenerStatus> {
+        self.cluster.as_ref().map(|c| c.status())
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(["/health", "/api/contests/health"]).route(web::get().to(health)));
+    cfg.service(web::resource(["/health", "/api/contests/health"]).route(web::get().to(health)))
+        .service(web::resource("/health/ready").route(web::get().to(ready)));
+}
+
+/// `200` while the node should get traffic; `503 not_ready` while it starts listening,
+/// drains after SIGTERM, or cannot reach its database.
+async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
+    match readiness.blocker() {
+        None => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Some(why) => HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "1"))
+            .json(serde_json::json!({ "error": { "code": "not_ready", "message": why } })),
+    }
 }
 
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
+    /// Whether `/health/ready` answers 200.
+    ready: bool,
     uptime_s: u64,
+    /// The listener for other nodes' changes (`null` on SQLite, served by one process).
+    listener: Option<ListenerStatus>,
     db: DbHealth,
     writer: WriterHealth,
     actors: ActorsHealth,
@@ -136,6 +202,7 @@ async fn health(
     runtime: web::Data<Runtime>,
     started: web::Data<Started>,
     db_check: web::Data<DbCheck>,
+    readiness: web::Data<Readiness>,
 ) -> HttpResponse {
     let ok = db_check.ok();
     let now = Utc::now();
@@ -158,7 +225,9 @@ async fn health(
         .collect();
     let body = Health {
         status: if ok { "ok" } else { "degraded" },
+        ready: readiness.blocker().is_none(),
         uptime_s: started.0.elapsed().as_secs(),
+        listener: readiness.listener(),
         db: DbHealth {
             ok,
             pool: store.pool_stats(),

@@ -11,6 +11,7 @@ use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use prometheus::{TextEncoder, TEXT_FORMAT};
 
+use super::health::Readiness;
 use super::ws::WsState;
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -51,6 +52,7 @@ fn current(
     store: &Store,
     ws: &WsState,
     auth: &Auth,
+    readiness: &Readiness,
 ) -> Result<Registry, prometheus::Error> {
     let s = Scrape::new()?;
     let handles = runtime.handles();
@@ -66,6 +68,18 @@ fn current(
             .with_label_values(&[handle.contest_id.to_string().as_str()])
             .set(handle.published().depth.load(Ordering::Relaxed) as i64);
     }
+    let capacity = s.add(IntGaugeVec::new(
+        Opts::new(
+            "contest_mailbox_capacity",
+            "Messages a warm contest's mailbox holds before requests get 503",
+        ),
+        &["contest_id"],
+    )?)?;
+    for handle in &handles {
+        capacity
+            .with_label_values(&[handle.contest_id.to_string().as_str()])
+            .set(handle.capacity() as i64);
+    }
     s.gauge(
         "warm_contests",
         "Contests with a running actor",
@@ -77,11 +91,52 @@ fn current(
         "Submissions waiting for the writer",
         writer.queue_depth() as u64,
     )?;
+    s.gauge(
+        "writer_queue_capacity",
+        "Submissions the writer's queue holds before submitters get 503",
+        writer.queue_capacity() as u64,
+    )?;
     s.counter(
         "writer_rows_total",
         "Submissions written",
         writer.stats().rows.load(Ordering::Relaxed),
     )?;
+    s.gauge(
+        "db_up",
+        "1 while the background check reaches the database",
+        u64::from(readiness.database_ok()),
+    )?;
+    s.gauge(
+        "ready",
+        "1 while /health/ready answers 200",
+        u64::from(readiness.blocker().is_none()),
+    )?;
+    if let Some(listener) = readiness.cluster() {
+        let (connects, own, received, applied) = listener.figures();
+        s.gauge(
+            "listener_up",
+            "1 while the node listens for other nodes' changes",
+            u64::from(listener.listening()),
+        )?;
+        s.counter(
+            "listener_connects_total",
+            "Connections made to listen for other nodes' changes",
+            connects,
+        )?;
+        let notices = s.add(IntCounterVec::new(
+            Opts::new(
+                "notifications_total",
+                "Change notifications heard: own (applied when made), ignored (of other \
+                 nodes, about nothing this node holds), applied",
+            ),
+            &["outcome"],
+        )?)?;
+        notices.with_label_values(&["own"]).inc_by(own);
+        notices
+            .with_label_values(&["ignored"])
+            .inc_by(received.saturating_sub(applied));
+        notices.with_label_values(&["applied"]).inc_by(applied);
+    }
     let pool = store.pool_stats();
     s.gauge(
         "db_pool_size",
@@ -137,11 +192,12 @@ async fn metrics(
     store: web::Data<Store>,
     ws: web::Data<WsState>,
     auth: web::Data<Auth>,
+    readiness: web::Data<Readiness>,
 ) -> Result<HttpResponse, ApiError> {
     let unexpected = |e: prometheus::Error| ApiError::Unexpected(e.into());
     let mut families = observer.registry.gather();
     families.extend(
-        current(&runtime, &store, &ws, &auth)
+        current(&runtime, &store, &ws, &auth, &readiness)
             .map_err(unexpected)?
             .gather(),
     );

@@ -40,6 +40,18 @@ impl Store {
         })
     }
 
+    /// One announcement of the contest (another node posted it).
+    pub async fn announcement(&self, contest_id: Id, id: Id) -> Result<Option<Announcement>> {
+        let sql = "SELECT id, contest_id, text, created_at FROM announcements
+                   WHERE contest_id = $1 AND id = $2";
+        let row: Option<AnnouncementRow> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(contest_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(Announcement::from))
+    }
+
     /// The contest's newest `ANNOUNCEMENTS_LISTED` announcements, newest first (ties by id,
     /// the later first).
     pub async fn announcements(&self, contest_id: Id) -> Result<Vec<Announcement>> {

@@ -84,6 +84,17 @@ pub enum SetupError {
         #[source]
         source: sqlx::migrate::MigrateError,
     },
+    #[error(
+        "{0} is in use by another contestd: SQLite is served by one process; stop the other \
+         one, or run several nodes on PostgreSQL"
+    )]
+    InUse(String),
+    #[error("cannot create the lock file {path}")]
+    Lock {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("indexes missing: {0}; run `contestd migrate`")]
     MissingIndexes(String),
     /// A maintenance step (listing indexes, ANALYZE, VACUUM) failed.
@@ -173,13 +184,32 @@ pub struct PoolStats {
 impl Store {
     /// Opens a pool for the URL's backend (`sqlite:` or `postgres:`).
     pub async fn connect(args: &DbArgs) -> Result<Store, SetupError> {
+        Store::connect_as(args, "contestd").await
+    }
+
+    /// `connect`, with PostgreSQL's connections named `application_name` (a node names them
+    /// after itself: its changes' notifications say they are its own).
+    pub async fn connect_as(args: &DbArgs, application_name: &str) -> Result<Store, SetupError> {
         let url = args.database_url.as_str();
         if url.starts_with("sqlite:") {
             sqlite::connect(args).await.map(Store::Sqlite)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            postgres::connect(args).await.map(Store::Postgres)
+            postgres::connect(args, application_name)
+                .await
+                .map(Store::Postgres)
         } else {
             Err(SetupError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// Makes this process the SQLite database's only server (a lock file beside it, held
+    /// until the returned file is dropped or the process ends, even by `kill -9`). SQLite's
+    /// runtime state lives in one process: a second server on the same file would serve stale
+    /// rules. PostgreSQL needs no lock (`None`): its nodes keep each other informed.
+    pub fn lock_for_serving(&self) -> Result<Option<std::fs::File>, SetupError> {
+        match self {
+            Store::Sqlite(pool) => sqlite::lock(pool).map(Some),
+            Store::Postgres(_) => Ok(None),
         }
     }
 

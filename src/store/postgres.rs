@@ -1,8 +1,9 @@
 //! PostgreSQL specifics: pool set-up, migrations, maintenance, the batch insert.
 
 use std::collections::HashSet;
+use std::str::FromStr;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -11,16 +12,20 @@ use super::SetupError;
 use crate::config::DbArgs;
 use crate::model::{DraftRow, StartRow, SubmissionRow};
 
-pub(super) async fn connect(args: &DbArgs) -> Result<PgPool, SetupError> {
+pub(super) async fn connect(args: &DbArgs, application_name: &str) -> Result<PgPool, SetupError> {
+    let open = |source| SetupError::Open {
+        target: "PostgreSQL".into(),
+        source,
+    };
+    let options = PgConnectOptions::from_str(&args.database_url)
+        .map_err(open)?
+        .application_name(application_name);
     PgPoolOptions::new()
         .max_connections(args.db_max_connections.max(1))
         .acquire_timeout(args.acquire_timeout())
-        .connect(&args.database_url)
+        .connect_with(options)
         .await
-        .map_err(|source| SetupError::Open {
-            target: "PostgreSQL".into(),
-            source,
-        })
+        .map_err(open)
 }
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), SetupError> {

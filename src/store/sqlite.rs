@@ -1,5 +1,6 @@
 //! SQLite specifics: WAL with full fsync, busy timeout, foreign keys; migrations; maintenance.
 
+use std::fs::{File, TryLockError};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -28,6 +29,33 @@ pub(super) async fn connect(args: &DbArgs) -> Result<SqlitePool, SetupError> {
         .connect_with(options)
         .await
         .map_err(open)
+}
+
+/// Locks `<database file>.lock` for this process (see `Store::lock_for_serving`).
+pub(super) fn lock(pool: &SqlitePool) -> Result<File, SetupError> {
+    let options = pool.connect_options();
+    let database = options.get_filename();
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let shown = || path.display().to_string();
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| SetupError::Lock {
+            path: shown(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(SetupError::InUse(database.display().to_string())),
+        Err(TryLockError::Error(source)) => Err(SetupError::Lock {
+            path: shown(),
+            source,
+        }),
+    }
 }
 
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), SetupError> {

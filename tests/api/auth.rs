@@ -197,7 +197,10 @@ async fn admin_bootstrap_keeps_first_password(db: Db) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["role"], "admin");
     let admin_id = id_of(&body["user"]);
+    let token = first.admin_token().await;
 
+    // A restart (SQLite is served by one process at a time).
+    first.stop().await;
     let second = first
         .sibling(&["--admin-password", "another-password"])
         .await;
@@ -207,8 +210,7 @@ async fn admin_bootstrap_keeps_first_password(db: Db) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(id_of(&body["user"]), admin_id, "the same admin");
 
-    // A token from one server works on the other: they share the database.
-    let token = first.admin_token().await;
+    // A token from before the restart still works: sessions live in the database.
     let (status, _) = second.get("/api/me", Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
 

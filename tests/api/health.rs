@@ -92,10 +92,22 @@ fn number(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("a non-negative integer `{key}` in {v}"))
 }
 
+const HEALTH: &[&str] = &[
+    "status", "ready", "uptime_s", "listener", "db", "writer", "actors",
+];
+
 /// The writer's figures move with submissions; a warm contest shows up under `actors`.
 async fn health_reports_writer_and_warm_contests(app: &TestApp) {
     let health = app.health().await;
-    assert_keys(&health, &["status", "uptime_s", "db", "writer", "actors"]);
+    assert_keys(&health, HEALTH);
+    match app.db {
+        // One process: nothing to listen for.
+        Db::Sqlite => assert_eq!(health["listener"], Value::Null, "{health}"),
+        Db::Postgres => assert_keys(
+            &health["listener"],
+            &["listening", "node", "connects", "received", "applied"],
+        ),
+    }
     let writer = &health["writer"];
     assert_keys(writer, WRITER);
     for key in ["queue_depth", "batches", "rows", "last_batch_size"] {
@@ -206,8 +218,12 @@ async fn wait_for_health(app: &TestApp, status: StatusCode) -> Value {
 /// Checks a degraded answer: `status` and `db.ok` say so, and the shape is the usual one.
 #[track_caller]
 fn check_degraded(body: &Value) {
-    assert_keys(body, &["status", "uptime_s", "db", "writer", "actors"]);
+    assert_keys(body, HEALTH);
     assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(
+        body["ready"], false,
+        "not ready without the database: {body}"
+    );
     assert_keys(
         &body["db"],
         &["ok", "backend", "pool_size", "pool_idle", "pool_max"],

@@ -154,7 +154,8 @@ async fn warm_cache_reports_figures_and_is_idempotent(app: &TestApp) {
     check_warmed(&again, id, 3, 2);
     assert_eq!(app.loads().await, 1, "a warm contest is not loaded again");
 
-    // Another runtime on the same database loads the figures from the database.
+    // After a restart the figures are loaded from the database.
+    app.stop().await;
     let other = app.sibling(&[]).await;
     let other_admin = other.admin_token().await;
     let loaded = warm(&other, &other_admin, json!(id)).await;

@@ -13,18 +13,18 @@ use serde_json::{json, Value};
 
 use crate::support::{
     answers, assert_error, id_of, now_ms, open_window, parse_time, question_ids, rfc3339,
-    spawn_app_with, str_field, wait_for, Db, TestApp,
+    spawn_app, spawn_app_with, str_field, wait_for, Db, TestApp,
 };
 
 both_databases!(
     one_student_racing_500_submissions_gets_one,
     thousand_students_submit_at_once,
     cold_contest_500_concurrent_gets_load_it_once,
-    two_runtimes_on_one_database_accept_one_submission,
     unenrolled_student_is_refused_by_a_warm_contest_at_once,
     patched_times_and_active_flag_reach_a_warm_contest_at_once,
     enrolled_student_is_admitted_by_a_warm_contest_at_once;
     with_db: evicted_contest_still_refuses_a_second_submission,
+    two_runtimes_on_one_database_accept_one_submission,
     database_outage_answers_503_and_releases_the_claim,
     full_mailbox_answers_503_and_the_retry_gets_in,
     full_writer_queue_answers_503_and_the_retry_gets_in,
@@ -241,10 +241,18 @@ async fn evicted_contest_still_refuses_a_second_submission(db: Db) {
     app.stop().await;
 }
 
-/// Two servers on one database, both warm: each student's racing submissions to both get
-/// one 201 and one 409 (the unique key, and the writer splitting the batch).
-async fn two_runtimes_on_one_database_accept_one_submission(app: &TestApp) {
+/// PostgreSQL only (SQLite is served by one process): two servers on one database, both
+/// warm: each student's racing submissions to both get one 201 and one 409 (the unique key,
+/// and the writer splitting the batch).
+async fn two_runtimes_on_one_database_accept_one_submission(db: Db) {
     const STUDENTS: usize = 20;
+    if db == Db::Sqlite {
+        return;
+    }
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let app = &app;
     let (contest, students) = app.open_contest_with_students(STUDENTS, None).await;
     let id = id_of(&contest);
     let other = app.sibling(&[]).await;

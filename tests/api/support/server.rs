@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
+use actix_web::rt::task::JoinHandle;
 use clap::Parser;
 use contestd::config::ServeArgs;
 use contestd::startup::Application;
@@ -30,8 +31,12 @@ pub struct TestApp {
 
 /// How a test app's server runs.
 pub(super) enum Server {
-    /// In this process, on the test's runtime.
-    InProcess(ServerHandle),
+    /// In this process, on the test's runtime; `running` ends when it has stopped and let go
+    /// of everything (its database pool, SQLite's lock file).
+    InProcess {
+        handle: ServerHandle,
+        running: parking_lot::Mutex<Option<JoinHandle<std::io::Result<()>>>>,
+    },
     /// The built `contestd` binary, killed with SIGKILL when the app is dropped (also on panic).
     Process {
         child: parking_lot::Mutex<Option<Child>>,
@@ -152,13 +157,16 @@ async fn start(
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
-    actix_web::rt::spawn(app.run_until_stopped());
+    let running = actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
         db,
         database_url,
         client: http_client(),
-        server: Server::InProcess(handle),
+        server: Server::InProcess {
+            handle,
+            running: parking_lot::Mutex::new(Some(running)),
+        },
         counter: AtomicUsize::new(0),
         _database: database,
     }
@@ -243,7 +251,7 @@ impl Drop for TestApp {
         // The database (a later field) is dropped after this.
         match &self.server {
             // Sent at once; a no-op when `stop` already ran.
-            Server::InProcess(handle) => drop(handle.stop(false)),
+            Server::InProcess { handle, .. } => drop(handle.stop(false)),
             Server::Process { .. } => self.kill(),
         }
     }
@@ -277,7 +285,13 @@ impl TestApp {
     /// Stops the server and waits until it has.
     pub async fn stop(&self) {
         match &self.server {
-            Server::InProcess(handle) => handle.stop(false).await,
+            Server::InProcess { handle, running } => {
+                handle.stop(false).await;
+                let running = running.lock().take();
+                if let Some(running) = running {
+                    let _ = running.await;
+                }
+            }
             Server::Process { .. } => self.kill(),
         }
     }
