@@ -43,7 +43,7 @@ pub struct Ledger {
 
 /// Whether a status leaves the request's outcome unknown: no answer, or a server error other
 /// than `503` (which the contract says comes before any commit).
-fn unsure(status: Option<u16>) -> bool {
+pub fn unsure(status: Option<u16>) -> bool {
     status.is_none_or(|s| s >= 500 && s != 503)
 }
 
@@ -159,7 +159,7 @@ fn same_json(a: &Value, b: &Value) -> bool {
 }
 
 /// Whether the stored `answers` are the ones sent, question by question (in any order).
-fn same_answers(sent: &[Value], stored: &Value) -> bool {
+pub fn same_answers(sent: &[Value], stored: &Value) -> bool {
     let Some(stored) = stored.as_array() else {
         return false;
     };

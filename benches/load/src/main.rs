@@ -28,6 +28,7 @@ mod check;
 mod plan;
 mod plot;
 mod report;
+mod retry;
 mod setup;
 mod student;
 
@@ -128,6 +129,10 @@ struct Args {
     /// Where the JSON report goes.
     #[arg(long, default_value = "contestd-load.json")]
     json: String,
+    /// Write the usernames whose submission was acknowledged (`201`, or found stored after a
+    /// retried one's `409`) to this file, one a line, for a check against the database.
+    #[arg(long)]
+    acknowledged_out: Option<String>,
     /// Also draw throughput and p99 latency per operation over time into this SVG file.
     #[arg(long)]
     plot: Option<String>,
@@ -199,6 +204,8 @@ pub struct Day {
     pub submit_window: Option<(std::time::Instant, Duration, Duration)>,
     pub ws_base: String,
     pub frames: student::FrameFigures,
+    /// What retrying cost (`retry.rs`).
+    pub retries: retry::RetryFigures,
 }
 
 pub static DAY: OnceLock<Day> = OnceLock::new();
@@ -349,6 +356,7 @@ async fn main() -> Result<(), Failed> {
             submit_window: window,
             ws_base,
             frames: student::FrameFigures::default(),
+            retries: retry::RetryFigures::default(),
         });
         let attack = GooseAttack::initialize_with_config(goose_config)?
             .register_scenario(student::scenario()?);
@@ -370,6 +378,18 @@ async fn main() -> Result<(), Failed> {
             .get()
             .map(|day| std::mem::take(&mut *day.ledgers.lock()))
             .unwrap_or_default();
+        if let Some(path) = &args.acknowledged_out {
+            let mut names: Vec<&str> = ledgers
+                .iter()
+                .filter(|(_, l)| l.submitted.is_some())
+                .map(|(name, _)| name.as_str())
+                .collect();
+            names.sort_unstable();
+            std::fs::write(
+                path,
+                names.iter().map(|n| format!("{n}\n")).collect::<String>(),
+            )?;
+        }
         let left = (setup.end_time - chrono::Utc::now()).num_milliseconds() as f64 / 1000.0;
         eprintln!(
             "the day is over, {:.0} s {} the contest's end",
@@ -400,7 +420,8 @@ async fn main() -> Result<(), Failed> {
     };
     let after = report::ServerFigures::read(&host, args.server_pid).await;
     let passed = check.as_ref().is_none_or(check::Check::passed);
-    let report = report::Report::new(label, &metrics, extra, before, after, check);
+    let retries = DAY.get().map(|day| day.retries.summary());
+    let report = report::Report::new(label, &metrics, extra, retries, before, after, check);
     println!("{}", report.table());
     if let (Some(path), Some(log)) = (&args.plot, &request_log) {
         let samples = plot::read_goose_log(std::path::Path::new(log))?;

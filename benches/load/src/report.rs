@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::check::Check;
+use crate::retry::RetrySummary;
 use crate::student::FrameSummary;
 
 #[derive(Debug, Default, Serialize)]
@@ -86,6 +87,8 @@ pub struct Report {
     pub seconds: usize,
     pub operations: Vec<Operation>,
     pub timer: Option<FrameSummary>,
+    /// What the students' retries came to (a day's run only).
+    pub retries: Option<RetrySummary>,
     pub server_before: ServerFigures,
     pub server_after: ServerFigures,
     /// The final check of the stored submissions (not for the ceiling).
@@ -97,6 +100,7 @@ impl Report {
         label: String,
         metrics: &GooseMetrics,
         timer: Option<FrameSummary>,
+        retries: Option<RetrySummary>,
         server_before: ServerFigures,
         server_after: ServerFigures,
         check: Option<Check>,
@@ -127,6 +131,7 @@ impl Report {
             seconds,
             operations,
             timer,
+            retries,
             server_before,
             server_after,
             check,
@@ -164,6 +169,9 @@ impl Report {
                 "\ntimer frames: {} (failed sockets {}), delay p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                 t.frames, t.failed_sockets, t.delay_p50_ms, t.delay_p99_ms, t.delay_max_ms
             );
+        }
+        if let Some(r) = &self.retries {
+            let _ = writeln!(out, "{}", r.line());
         }
         let (b, a) = (&self.server_before, &self.server_after);
         let diff = |x: Option<u64>, y: Option<u64>| y.zip(x).map(|(y, x)| y.saturating_sub(x));

@@ -17,8 +17,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::check::Sent;
+use crate::check::{self, Sent};
 use crate::plan;
+use crate::retry;
 use crate::DAY;
 
 #[derive(Clone)]
@@ -127,40 +128,112 @@ async fn call(
     body: Option<Value>,
     ok: &[u16],
 ) -> Result<Answer, Box<TransactionError>> {
-    let mut builder = user.get_request_builder(&method, path)?;
-    if let Some(session) = user.get_session_data::<Session>() {
-        builder = builder.bearer_auth(&session.token);
-    }
-    if let Some(body) = body {
-        builder = builder.json(&body);
-    }
-    let request = GooseRequest::builder()
-        .method(method)
-        .path(path)
-        .name(name)
-        .expect_status_code(ok[0])
-        .set_request_builder(builder)
-        .build();
-    let mut answer = user.request(request).await?;
-    let Ok(response) = answer.response else {
-        return Ok(Answer::default());
-    };
-    let status = response.status().as_u16();
-    if status != ok[0] && ok.contains(&status) {
-        // An expected refusal (a second submission's 409) is not an error of the run.
-        user.set_success(&mut answer.request)?;
-    }
-    Ok(Answer {
-        status: Some(status),
-        body: response.json::<Value>().await.ok(),
-    })
+    call_keyed(user, method, path, name, body, ok, None).await
 }
 
-/// A request's answer: its status (none when no answer came) and its JSON body.
+/// `call`, retried like a careful client (`retry.rs`) while it gets no answer or a `502`,
+/// `503` or `504`, every attempt with the same `Idempotency-Key` when one is given. Goose
+/// records every attempt (a retried one as a failure with its status, 0 for no answer).
+async fn call_keyed(
+    user: &mut GooseUser,
+    method: GooseMethod,
+    path: &str,
+    name: &str,
+    body: Option<Value>,
+    ok: &[u16],
+    key: Option<&str>,
+) -> Result<Answer, Box<TransactionError>> {
+    let first = Instant::now();
+    let mut failed = Vec::new();
+    let mut attempt = 0;
+    loop {
+        let mut builder = user.get_request_builder(&method, path)?;
+        if let Some(session) = user.get_session_data::<Session>() {
+            builder = builder.bearer_auth(&session.token);
+        }
+        if let Some(key) = key {
+            builder = builder.header("Idempotency-Key", key);
+        }
+        if let Some(body) = &body {
+            builder = builder.json(body);
+        }
+        let request = GooseRequest::builder()
+            .method(method)
+            .path(path)
+            .name(name)
+            .expect_status_code(ok[0])
+            .set_request_builder(builder)
+            .build();
+        let mut answer = user.request(request).await?;
+        let (status, retry_after) = match &answer.response {
+            Ok(response) => (
+                Some(response.status().as_u16()),
+                response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
+            ),
+            Err(_) => (None, None),
+        };
+        if retry::retryable(status) {
+            failed.push(status);
+            attempt += 1;
+            let figures = &day()?.retries;
+            if attempt < retry::ATTEMPTS {
+                figures.retried(status);
+                tokio::time::sleep(retry::backoff(attempt - 1, retry_after)).await;
+                continue;
+            }
+            figures.gave_up();
+            return Ok(Answer {
+                status,
+                body: None,
+                failed,
+                gave_up: true,
+            });
+        }
+        if !failed.is_empty() {
+            day()?.retries.recovered(first.elapsed());
+        }
+        if status != Some(ok[0]) && status.is_some_and(|s| ok.contains(&s)) {
+            // An expected refusal (a second submission's 409) is not an error of the run.
+            user.set_success(&mut answer.request)?;
+        }
+        let body = match answer.response {
+            Ok(response) => response.json::<Value>().await.ok(),
+            Err(_) => None,
+        };
+        return Ok(Answer {
+            status,
+            body,
+            failed,
+            gave_up: false,
+        });
+    }
+}
+
+/// A request's answer: its status (none when no answer came) and its JSON body, with the
+/// statuses of the attempts that were retried before it (`None`: no answer).
 #[derive(Default)]
 struct Answer {
     status: Option<u16>,
     body: Option<Value>,
+    failed: Vec<Option<u16>>,
+    /// Every attempt failed: `status` is the last one's.
+    gave_up: bool,
+}
+
+impl Answer {
+    /// The status the ledger takes: `None` (the outcome is unknown) when the client gave up,
+    /// even on a `503`, since an earlier attempt (or one the proxy repeated unseen) may have
+    /// been applied.
+    fn outcome(&self) -> Option<u16> {
+        if self.gave_up {
+            None
+        } else {
+            self.status
+        }
+    }
 }
 
 /// Idle connections are dropped before the server's 5 s keep-alive ends, so a request never
@@ -248,6 +321,67 @@ async fn view_contest(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the live timer, retried like a request (`retry.rs`) when the connection fails or the
+/// upgrade is answered `502`–`504`.
+async fn connect_timer(url: &str) -> Result<Socket, String> {
+    use tokio_tungstenite::tungstenite::Error;
+    let mut attempt = 0;
+    loop {
+        let (status, retry_after, error) = match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => return Ok(socket),
+            Err(Error::Http(response)) => (
+                Some(response.status().as_u16()),
+                response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()?.trim().parse().ok()),
+                format!("HTTP {}", response.status()),
+            ),
+            Err(e) => (None, None, e.to_string()),
+        };
+        attempt += 1;
+        if !retry::retryable(status) || attempt >= retry::ATTEMPTS {
+            return Err(error);
+        }
+        if let Some(day) = DAY.get() {
+            day.retries.retried(status);
+        }
+        tokio::time::sleep(retry::backoff(attempt - 1, retry_after)).await;
+    }
+}
+
+/// Reads the timer's frames until the socket ends; whether it was lost (broken, or closed
+/// `1001` by a node going away) rather than closed on purpose by the server.
+async fn read_frames(socket: &mut Socket, day: &crate::Day, mut first: impl FnMut()) -> bool {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                first();
+                let sent = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v["server_time"].as_str()?.parse::<DateTime<Utc>>().ok());
+                if let Some(sent) = sent {
+                    day.frames.record(sent);
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return frame.is_none_or(|f| f.code == CloseCode::Away);
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return true,
+        }
+    }
+}
+
+/// How many times one student's timer is opened again before it counts as failed.
+const MOST_TIMER_REOPENS: usize = 20;
+
+/// Opens the live timer and reads it until the student closes it; a socket lost on the way
+/// (its node killed or draining) is opened again, as a page would.
 async fn open_timer(user: &mut GooseUser) -> TransactionResult {
     let day = day()?;
     let token = session(user)?.token.clone();
@@ -255,8 +389,8 @@ async fn open_timer(user: &mut GooseUser) -> TransactionResult {
         "{}/ws/contests/{}?token={token}",
         day.ws_base, day.contest_id
     );
-    let (mut socket, _) = match tokio_tungstenite::connect_async(url.as_str()).await {
-        Ok(connected) => connected,
+    let mut socket = match connect_timer(&url).await {
+        Ok(socket) => socket,
         Err(e) => {
             day.frames.failed.fetch_add(1, Ordering::Relaxed);
             return Err(Box::new(TransactionError::Custom(format!(
@@ -265,16 +399,28 @@ async fn open_timer(user: &mut GooseUser) -> TransactionResult {
         }
     };
     let reader = tokio::spawn(async move {
-        while let Some(Ok(message)) = socket.next().await {
-            if let Message::Text(text) = message {
-                let sent = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v["server_time"].as_str()?.parse::<DateTime<Utc>>().ok());
-                if let Some(sent) = sent {
-                    day.frames.record(sent);
+        let mut lost_at: Option<Instant> = None;
+        // Bounded, so a node that keeps closing sockets cannot keep a student busy forever.
+        for reopened in 0..=MOST_TIMER_REOPENS {
+            let lost = read_frames(&mut socket, day, || {
+                if let Some(at) = lost_at.take() {
+                    day.retries.timer_reconnected(at.elapsed());
                 }
+            })
+            .await;
+            if !lost {
+                return;
+            }
+            if reopened == MOST_TIMER_REOPENS {
+                break;
+            }
+            lost_at.get_or_insert_with(Instant::now);
+            match connect_timer(&url).await {
+                Ok(again) => socket = again,
+                Err(_) => break,
             }
         }
+        day.frames.failed.fetch_add(1, Ordering::Relaxed);
     });
     if let Some(session) = user.get_session_data_mut::<Session>() {
         session.timer = Some(Arc::new(reader));
@@ -340,16 +486,19 @@ async fn save_draft(user: &mut GooseUser, answers: Vec<Value>) -> TransactionRes
     )
     .await?;
     let username = session(user)?.username.clone();
-    day.ledgers
-        .lock()
-        .entry(username)
-        .or_default()
-        .draft_save(Sent { answers, expected }, answer.status);
+    let sent = Sent { answers, expected };
+    let mut ledgers = day.ledgers.lock();
+    let ledger = ledgers.entry(username).or_default();
+    // Attempts that broke off may have been saved (an upsert of the same answers).
+    for status in &answer.failed {
+        ledger.draft_save(sent.clone(), *status);
+    }
+    ledger.draft_save(sent, answer.outcome());
     Ok(())
 }
 
 /// Submits the answers chosen when the student read the contest (unless they never submit),
-/// and notes the outcome in their ledger.
+/// with an `Idempotency-Key` kept across retries, and notes the outcome in their ledger.
 async fn submit(user: &mut GooseUser) -> TransactionResult {
     let day = day()?;
     let session = session(user)?;
@@ -362,20 +511,49 @@ async fn submit(user: &mut GooseUser) -> TransactionResult {
     };
     let username = session.username.clone();
     let path = format!("/api/contests/{}/submissions", day.contest_id);
-    let answer = call(
+    let key = retry::new_key();
+    let answer = call_keyed(
         user,
         GooseMethod::Post,
         &path,
         "/api/contests/{id}/submissions",
         Some(json!({ "answers": sent.answers })),
         &[201, 409],
+        Some(&key),
     )
     .await?;
-    day.ledgers
-        .lock()
-        .entry(username)
-        .or_default()
-        .submission(sent, answer.status);
+    let mut outcome = answer.outcome();
+    let maybe_committed = answer.failed.iter().any(|s| check::unsure(*s));
+    let code = answer
+        .body
+        .as_ref()
+        .and_then(|b| b["error"]["code"].as_str());
+    if outcome == Some(409) && code == Some("already_submitted") && maybe_committed {
+        // An attempt that broke off may have committed, and the answer to its repeat came
+        // from somewhere that could not tell it was ours: what is stored says.
+        let path = format!("/api/contests/{}/my-submission", day.contest_id);
+        let mine = call(
+            user,
+            GooseMethod::Get,
+            &path,
+            "/api/contests/{id}/my-submission",
+            None,
+            &[200],
+        )
+        .await?;
+        let stored = mine.body.as_ref().map(|b| &b["answers"]);
+        if mine.status == Some(200) && stored.is_some_and(|a| check::same_answers(&sent.answers, a))
+        {
+            day.retries.confirmed_409();
+            outcome = Some(201);
+        }
+    }
+    let mut ledgers = day.ledgers.lock();
+    let ledger = ledgers.entry(username).or_default();
+    for status in &answer.failed {
+        ledger.submission(sent.clone(), *status);
+    }
+    ledger.submission(sent, outcome);
     Ok(())
 }
 
