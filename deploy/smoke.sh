@@ -11,7 +11,9 @@
 # Environment:
 #   SMOKE_POSTGRES_URL  a database URL whose server gets a fresh database for the run, dropped
 #                       at exit (default postgres://postgres@127.0.0.1:5432/postgres)
-#   CARGO_TARGET_DIR    where the release binaries are built (default target)
+#   CARGO_TARGET_DIR    where the binaries are built (default target)
+#   SMOKE_PROFILE       release (default) or dev: CI uses dev, whose build the tests made
+#                       already (correctness, not speed, is checked here)
 #   SMOKE_NO_BUILD=1    use the binaries already there
 #   SMOKE_STUDENTS      students in the day (default 300)
 #   SMOKE_THINK_MS      longest think time (default 40000: the day lasts about a minute, long
@@ -89,14 +91,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+profile=${SMOKE_PROFILE:-release}
+case $profile in
+  release) flags=(--release) dir=release ;;
+  dev) flags=() dir=debug ;;
+  *) fail "SMOKE_PROFILE is release or dev, not $profile" ;;
+esac
 if [ -z "${SMOKE_NO_BUILD:-}" ]; then
-  log "building contestd and contestd-load (release)"
-  cargo build --release --bin contestd
-  cargo build --release -p contestd-load
+  log "building contestd and contestd-load ($profile)"
+  cargo build "${flags[@]}" --bin contestd
+  cargo build "${flags[@]}" -p contestd-load
 fi
-contestd="$target/release/contestd"
-load="$target/release/contestd-load"
-[ -x "$contestd" ] && [ -x "$load" ] || fail "no release binaries in $target/release"
+contestd="$target/$dir/contestd"
+load="$target/$dir/contestd-load"
+[ -x "$contestd" ] && [ -x "$load" ] || fail "no $profile binaries in $target/$dir"
 command -v haproxy >/dev/null || fail "haproxy is not installed"
 
 free_port() {

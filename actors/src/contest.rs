@@ -5,10 +5,10 @@
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use std::collections::{HashMap, HashSet};
@@ -78,6 +78,8 @@ pub struct ContestActor {
     told_status: ContestStatus,
     /// The timer that fires at the next start or end.
     edge_timer: Option<SpawnHandle>,
+    /// Until when another node counts as changing this contest too (see `SHARED_SETTLE`).
+    shared_until: Option<Instant>,
     /// Key corrections waiting for the claims graded with the old key to be written.
     fences: Vec<Fence>,
     /// Retries of a claim being written, per student, answered with its outcome. Only pending
@@ -92,6 +94,11 @@ pub const MAX_RETRIES_WAITING: usize = 256;
 /// How often the actor looks for drafts whose student's deadline has passed: personal
 /// deadlines have no timer of their own, so this bounds how late one is submitted.
 const DEADLINE_CHECK: Duration = Duration::from_millis(250);
+/// How long after another node's last change the contest counts as shared with it.
+const SHARED_FOR: Duration = Duration::from_secs(60);
+/// On a shared contest, how long past a deadline drafts wait for the other node's last saves
+/// (a notification and a refresh take well under this; auto-submission stays within 2 s).
+const SHARED_SETTLE: TimeDelta = TimeDelta::milliseconds(1000);
 
 /// The students whose claims a key correction waits for, and whom to tell when none is left.
 struct Fence {
@@ -119,6 +126,7 @@ impl ContestActor {
             tick,
             told_status,
             edge_timer: None,
+            shared_until: None,
             fences: Vec::new(),
             retries: HashMap::new(),
         })
@@ -562,7 +570,18 @@ impl ContestActor {
     /// (`auto`). Runs on the deadline's timer, on every tick (so a failed write is tried
     /// again) and when the actor starts (a contest loaded after its deadline catches up).
     fn submit_due_drafts(&mut self, ctx: &mut Context<Self>) {
-        let claims = self.state.due_drafts(crate::now());
+        let now = crate::now();
+        // While another node changes this contest too, a draft it saved just before the
+        // deadline reaches this actor by a refresh: wait for it before submitting.
+        let shared = self
+            .shared_until
+            .is_some_and(|until| Instant::now() < until);
+        let settle = if shared {
+            SHARED_SETTLE
+        } else {
+            TimeDelta::zero()
+        };
+        let claims = self.state.due_drafts_settled(now, settle);
         if claims.is_empty() {
             return;
         }
@@ -770,7 +789,10 @@ impl Handler<Change> for ContestActor {
                 self.subscribers
                     .send_to_students(&changed, &regraded(contest_id, crate::now()));
             }
-            Change::Refresh(fresh) => self.refresh(*fresh, ctx),
+            Change::Refresh(fresh) => {
+                self.shared_until = Some(Instant::now() + SHARED_FOR);
+                self.refresh(*fresh, ctx);
+            }
             Change::Enrolled(students) => self.state.enroll(&students),
             Change::Unenrolled(student) => {
                 self.state.unenroll(student);

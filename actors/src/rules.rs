@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -401,14 +401,20 @@ impl ContestState {
     /// claimed as their (automatic) submissions and graded with the current key. Drafts of
     /// students no longer enrolled are dropped: they could not submit either.
     pub fn due_drafts(&mut self, now: DateTime<Utc>) -> Vec<Claim> {
-        let contest_due = now >= self.contest.deadline();
+        self.due_drafts_settled(now, TimeDelta::zero())
+    }
+
+    /// `due_drafts`, counting a draft due only `settle` after its student's deadline (another
+    /// node may have saved a later one just before it, still on its way here).
+    pub fn due_drafts_settled(&mut self, now: DateTime<Utc>, settle: TimeDelta) -> Vec<Claim> {
+        let contest_due = now >= self.contest.deadline() + settle;
         if self.drafts.is_empty() || (!contest_due && !self.has_personal_windows()) {
             return Vec::new();
         }
         let (gone, due): (Vec<Arc<DraftRow>>, Vec<Arc<DraftRow>>) = self
             .drafts
             .values()
-            .filter(|d| now >= self.deadline(d.student_id))
+            .filter(|d| now >= self.deadline(d.student_id) + settle)
             .filter(|d| !self.pending.contains(&d.student_id))
             .filter(|d| !self.saving.contains_key(&d.student_id))
             .cloned()
@@ -1326,6 +1332,14 @@ mod tests {
         assert!(state
             .due_drafts(deadline - TimeDelta::milliseconds(1))
             .is_empty());
+        // Shared with another node: due only once the settling time has passed too.
+        let settle = TimeDelta::seconds(1);
+        assert!(state
+            .due_drafts_settled(deadline + TimeDelta::milliseconds(999), settle)
+            .is_empty());
+        let due = state.due_drafts_settled(deadline + settle, settle);
+        assert_eq!(due.len(), 1, "{due:?}");
+        state.release(1);
         let due = state.due_drafts(deadline);
         assert_eq!(due.len(), 1, "{due:?}");
         let row = &due[0].row;
