@@ -1,6 +1,7 @@
 // The HTTP side of API.md for both consoles: the token (sessionStorage: no cookies, so no
 // CSRF), JSON requests with `Authorization`, and the retries the contract asks clients for:
-// `503` and `429` after `Retry-After`, and network failures, a few times with jitter.
+// `503` and `429` after `Retry-After`, network failures, and a proxy's `502`/`504` for requests
+// safe to repeat, a few times with jitter.
 
 const TOKEN = 'contestd.token';
 const USER = 'contestd.user';
@@ -52,7 +53,8 @@ export function retryDelay(attempt, retryAfter) {
 // Sends one request and returns the parsed JSON (null for an empty body). `body` is sent as
 // JSON; `headers` adds headers (e.g. `Idempotency-Key`, the same on every retry of this call);
 // `accept: 'text'` returns the body as text (CSV). `503`, `429` and network failures are retried
-// `retries` times; any other refusal throws an ApiError at once.
+// `retries` times, a proxy's `502`/`504` too when the request is safe to repeat (GET, PUT,
+// DELETE, or a keyed submission); any other refusal throws an ApiError at once.
 export async function api(method, path, { body, headers = {}, accept = 'json', retries = 3 } = {}) {
   const init = { method, headers: { ...headers } };
   const token = getToken();
@@ -62,6 +64,7 @@ export async function api(method, path, { body, headers = {}, accept = 'json', r
     init.body = JSON.stringify(body);
   }
   if (accept === 'text') init.headers.Accept = 'text/csv';
+  const repeatable = ['GET', 'PUT', 'DELETE'].includes(method) || 'Idempotency-Key' in headers;
   for (let attempt = 0; ; attempt++) {
     let response;
     try {
@@ -72,6 +75,12 @@ export async function api(method, path, { body, headers = {}, accept = 'json', r
       continue;
     }
     if ((response.status === 503 || response.status === 429) && attempt < retries) {
+      await sleep(retryDelay(attempt, response.headers.get('Retry-After')));
+      continue;
+    }
+    // A proxy's 502/504 (a node died while answering): it may have applied the request, so
+    // only what is safe to repeat is sent again.
+    if ((response.status === 502 || response.status === 504) && repeatable && attempt < retries) {
       await sleep(retryDelay(attempt, response.headers.get('Retry-After')));
       continue;
     }
