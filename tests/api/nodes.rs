@@ -24,9 +24,10 @@ use sqlx::{Connection, PgConnection};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::support::{
-    answers, assert_error, assert_keys, closed_window, contest_body, draft_path, id_of, now_ms,
-    parse_time, question_ids, retry_after, rfc3339, spawn_app, spawn_binary, str_field,
-    upcoming_window, wait_for, Db, Student, TestApp, STUDENT_PW,
+    answers, assert_before, assert_error, assert_keys, closed_window, contest_body,
+    course_with_students, draft_path, id_of, now_ms, own_submission, parse_time, question_ids,
+    retry_after, rfc3339, sleep_until, sorted, spawn_app, spawn_binary, str_field, upcoming_window,
+    wait_for, wait_for_auto_submission, Db, Student, TestApp, AUTO_WITHIN, STUDENT_PW,
 };
 use crate::ws::{connect, frames_until, next_frame, ws_url, Socket};
 
@@ -75,6 +76,7 @@ postgres_only!(
     a_killed_listener_reconnects_and_b_catches_up,
     a_change_made_while_b_is_cut_off_reaches_b_once_it_reconnects,
     each_node_has_its_own_listener,
+    the_last_draft_saved_through_either_node_is_the_one_submitted,
 );
 
 sqlite_only!(
@@ -1357,4 +1359,68 @@ async fn the_sqlite_lock_goes_with_its_holder() {
     let third = first.sibling_binary(&[]).await;
     third.health().await;
     third.admin_token().await;
+}
+
+/// Both nodes hold the contest. Each student saves a draft through B, then a later one through
+/// A shortly before the deadline, and never submits: within 2 s of the deadline each has
+/// exactly one submission, automatic, of the later draft, whichever node made it (B must not
+/// submit the older copy it held).
+async fn the_last_draft_saved_through_either_node_is_the_one_submitted() {
+    const STUDENTS: usize = 4;
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (course, students) = course_with_students(&a, STUDENTS).await;
+    let end = Utc::now() + TimeDelta::seconds(4);
+    let mut body = contest_body(course, end - TimeDelta::hours(1), end);
+    body["results"] = json!("immediate");
+    let contest = a.create_contest_from(body).await;
+    let id = id_of(&contest);
+    let q = question_ids(&contest);
+    let all: Vec<&Student> = students.iter().collect();
+    // B first: its deadline checks tick just ahead of A's, so B, holding the older drafts
+    // unless A's saves reached it, is the one that submits.
+    warm_on(&b, id, &all).await;
+    warm_on(&a, id, &all).await;
+    let (older, later) = (answers(&[(q[0], 0)]), answers(&[(q[0], 1), (q[1], 0)]));
+    let save = |node: &'static str, student: &Student, sent: &Value| {
+        let node = if node == "a" { &a } else { &b };
+        let body = Some(json!({ "answers": sent }));
+        let token = student.token.clone();
+        async move {
+            let (status, saved) = node.put(&draft_path(id), Some(&token), body).await;
+            assert_eq!(status, StatusCode::OK, "{saved}");
+        }
+    };
+    join_all(students.iter().map(|s| save("b", s, &older))).await;
+    sleep_until(end - TimeDelta::milliseconds(400)).await;
+    join_all(students.iter().map(|s| save("a", s, &later))).await;
+    assert_before(end, "the later saves");
+
+    for student in &students {
+        let own = wait_for_auto_submission(&a, id, student, end, end + AUTO_WITHIN).await;
+        assert_eq!(
+            sorted(&own["answers"]),
+            sorted(&later),
+            "{}: the later draft, saved through A",
+            student.username
+        );
+        let on_b = own_submission(&b, id, &student.token).await;
+        assert_eq!(
+            on_b.map(|row| row["id"].clone()),
+            Some(own["id"].clone()),
+            "B reads the same submission"
+        );
+    }
+    let mut conn = PgConnection::connect(&a.database_url)
+        .await
+        .expect("a connection");
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE contest_id = $1")
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .expect("counted");
+    assert_eq!(rows, STUDENTS as i64, "one submission per student");
+    let _ = conn.close().await;
+    stop(a, b).await;
 }
