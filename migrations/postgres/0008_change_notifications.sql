@@ -8,38 +8,17 @@
 CREATE FUNCTION contestd_origin() RETURNS text LANGUAGE sql STABLE AS
 $$ SELECT coalesce(current_setting('application_name', true), '') $$;
 
--- Rows of a table with a contest_id column: the contest's warm actors reload it.
-CREATE FUNCTION contestd_notify_contest_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+-- What changed, named by one column of the changed rows: `contestd_notify_by(column, key)` sends
+-- {"from": …, key: value} once per distinct value (contest_id or id as "contest": the
+-- contest's warm actors reload it; course_id as "course": every warm contest of the course
+-- reloads its enrollment).
+CREATE FUNCTION contestd_notify_by() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    c BIGINT;
+    v BIGINT;
 BEGIN
-    FOR c IN SELECT DISTINCT contest_id FROM changed LOOP
+    FOR v IN EXECUTE format('SELECT DISTINCT %I FROM changed', TG_ARGV[0]) LOOP
         PERFORM pg_notify('contestd_changes',
-                          json_build_object('from', contestd_origin(), 'contest', c)::text);
-    END LOOP;
-    RETURN NULL;
-END $$;
-
--- The contests themselves (times, visibility, title, duration, results policy).
-CREATE FUNCTION contestd_notify_contests() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    c BIGINT;
-BEGIN
-    FOR c IN SELECT DISTINCT id FROM changed LOOP
-        PERFORM pg_notify('contestd_changes',
-                          json_build_object('from', contestd_origin(), 'contest', c)::text);
-    END LOOP;
-    RETURN NULL;
-END $$;
-
--- Enrollments: every warm contest of the course reloads its enrollment.
-CREATE FUNCTION contestd_notify_enrollments() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    c BIGINT;
-BEGIN
-    FOR c IN SELECT DISTINCT course_id FROM changed LOOP
-        PERFORM pg_notify('contestd_changes',
-                          json_build_object('from', contestd_origin(), 'course', c)::text);
+                          json_build_object('from', contestd_origin(), TG_ARGV[1], v)::text);
     END LOOP;
     RETURN NULL;
 END $$;
@@ -74,56 +53,56 @@ END $$;
 -- A trigger with a transition table serves one event: one per event and table.
 CREATE TRIGGER contests_changed AFTER UPDATE ON contests
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contests();
+    EXECUTE FUNCTION contestd_notify_by('id', 'contest');
 
 CREATE TRIGGER questions_inserted AFTER INSERT ON questions
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 CREATE TRIGGER questions_updated AFTER UPDATE ON questions
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 CREATE TRIGGER questions_deleted AFTER DELETE ON questions
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 
 CREATE TRIGGER enrollments_inserted AFTER INSERT ON enrollments
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_enrollments();
+    EXECUTE FUNCTION contestd_notify_by('course_id', 'course');
 CREATE TRIGGER enrollments_updated AFTER UPDATE ON enrollments
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_enrollments();
+    EXECUTE FUNCTION contestd_notify_by('course_id', 'course');
 CREATE TRIGGER enrollments_deleted AFTER DELETE ON enrollments
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_enrollments();
+    EXECUTE FUNCTION contestd_notify_by('course_id', 'course');
 
 CREATE TRIGGER accommodations_inserted AFTER INSERT ON accommodations
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 CREATE TRIGGER accommodations_updated AFTER UPDATE ON accommodations
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 CREATE TRIGGER accommodations_deleted AFTER DELETE ON accommodations
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 
 CREATE TRIGGER contest_starts_inserted AFTER INSERT ON contest_starts
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 
 -- Submissions (new ones, and a regrade's scores) and drafts (an auto-submission takes the
 -- latest, wherever it was saved).
 CREATE TRIGGER submissions_inserted AFTER INSERT ON submissions
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 CREATE TRIGGER submissions_updated AFTER UPDATE ON submissions
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 CREATE TRIGGER drafts_inserted AFTER INSERT ON drafts
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 CREATE TRIGGER drafts_updated AFTER UPDATE ON drafts
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION contestd_notify_contest_rows();
+    EXECUTE FUNCTION contestd_notify_by('contest_id', 'contest');
 
 CREATE TRIGGER announcements_inserted AFTER INSERT ON announcements
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
